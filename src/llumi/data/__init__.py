@@ -1,0 +1,1 @@
+"""Reading community dumps, cleaning, scrubbing, building pairs. Never imports torch at module level."""

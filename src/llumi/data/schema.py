@@ -46,7 +46,7 @@ REPLIES = pa.schema([
 EXCLUDED = pa.schema([
     ("table", pa.string()),          # "posts" or "replies"
     ("id", pa.string()),
-    ("source", pa.string()),
+    ("part", pa.string()),           # the Parquet part file (name only) holding the excluded row
     ("source_line", pa.int64()),
     ("reason", pa.string()),
 ])

@@ -23,13 +23,14 @@ from llumi.workspace import Workspace
 def _parts_sql(folder: Path, table: str) -> str:
     files = sorted(folder.glob("*.parquet"))
     if files:
-        return f"select * from read_parquet('{folder.as_posix()}/*.parquet', union_by_name=true)"
+        return (f"select * exclude (filename), parse_filename(filename) as _part "
+                f"from read_parquet('{folder.as_posix()}/*.parquet', union_by_name=true, filename=true)")
     # An empty table with the right columns, so queries still bind.
     cols = ", ".join(
         f"cast(null as {_duck_type(f.type)}) as {f.name}"
         for f in getattr(schema, table.upper())
     )
-    return f"select {cols} where false"
+    return f"select {cols}, cast(null as varchar) as _part where false"
 
 
 def _duck_type(t) -> str:
@@ -64,20 +65,20 @@ def connect(ws: Workspace, *, require_data: bool = True, database: str = ":memor
         con.execute(f"create or replace view excluded as select * from read_parquet('{excluded.as_posix()}')")
     else:
         con.execute("create or replace view excluded as select cast(null as varchar) as \"table\", "
-                    "cast(null as varchar) as id, cast(null as varchar) as source, "
+                    "cast(null as varchar) as id, cast(null as varchar) as part, "
                     "cast(null as bigint) as source_line, cast(null as varchar) as reason where false")
     for table, key in (("posts", "post_id"), ("replies", "reply_id")):
         con.execute(f"""
             create or replace view {table} as
-            select * exclude (_rn) from (
+            select * exclude (_rn, _part) from (
                 select *, row_number() over (
                     partition by {key}
-                    order by retrieved_on desc nulls last, source desc, source_line desc) as _rn
+                    order by retrieved_on desc nulls last, _part desc, source_line desc) as _rn
                 from {table}_parts p
                 where not exists (
                     select 1 from excluded e
                     where e."table" = '{table}' and e.id = p.{key}
-                      and e.source = p.source and e.source_line = p.source_line)
+                      and e.part = p._part and e.source_line = p.source_line)
             ) where _rn = 1
         """)
     return con

@@ -1,0 +1,310 @@
+"""Turning decompressed JSON-lines chunks (and Reddit thread files) into Arrow tables of raw records.
+
+The fast path hands a whole chunk to Arrow's multi-threaded JSON reader with an explicit schema. Real
+dumps drift in type between years (``created_utc`` as a string in 2012, ``edited`` false or a number):
+the schema adapts per source when a field turns out to be text. When a chunk still does not parse (a
+malformed line, a type that changes inside the chunk) that chunk alone is parsed line by line with
+orjson, so every bad line is quarantined with its line number and the good ones are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+# The raw fields we read from Reddit objects (comments and submissions share one schema; every other
+# key is ignored). Integer fields may arrive as text in some years; see ``Parser.adapt``.
+META_TYPE = pa.struct([("removal_type", pa.string()), ("was_deleted_later", pa.bool_())])
+RAW = pa.schema([
+    ("id", pa.string()),
+    ("name", pa.string()),
+    ("link_id", pa.string()),
+    ("parent_id", pa.string()),
+    ("subreddit", pa.string()),
+    ("author", pa.string()),
+    ("body", pa.string()),
+    ("title", pa.string()),
+    ("selftext", pa.string()),
+    ("is_self", pa.bool_()),
+    ("score", pa.int64()),
+    ("created_utc", pa.int64()),
+    ("retrieved_on", pa.int64()),
+    ("retrieved_utc", pa.int64()),
+    ("edited", pa.float64()),  # false/true are rewritten to 0/1 before parsing; else an epoch
+    ("distinguished", pa.string()),
+    ("stickied", pa.bool_()),
+    ("removed_by_category", pa.string()),
+    ("num_comments", pa.int64()),
+    ("is_submitter", pa.bool_()),
+    ("_meta", META_TYPE),
+])
+INT_FIELDS = {f.name for f in RAW if pa.types.is_integer(f.type)}
+BOOL_FIELDS = {f.name for f in RAW if pa.types.is_boolean(f.type)}
+STR_FIELDS = {f.name for f in RAW if pa.types.is_string(f.type)}
+LINE = "_line"  # 1-based line number in the decompressed source
+DEPTH = "_depth"  # known nesting depth (Reddit thread files only)
+
+_CHANGED = re.compile(r"Column\(/([A-Za-z_]+)\) changed from (\w+) to (\w+)")
+_CONVERT = re.compile(r"Failed to convert JSON to (\w+)")
+_EDITED = ((b'"edited":false', b'"edited":0'), (b'"edited":true', b'"edited":1'),
+           (b'"edited": false', b'"edited": 0'), (b'"edited": true', b'"edited": 1'))
+
+
+@dataclass
+class Quarantined:
+    line: int
+    reason: str
+    detail: str
+    raw: bytes | str | None = None
+
+
+@dataclass
+class Parsed:
+    table: pa.Table  # RAW columns (integer fields possibly as text; see ``finish_types``) + LINE
+    quarantined: list[Quarantined] = field(default_factory=list)
+    blank: int = 0  # blank lines (dropped, not quarantined)
+    fast: bool = True
+
+
+class Parser:
+    """Parses chunks of one source; remembers which fields of that source arrive as text."""
+
+    def __init__(self, max_line_bytes: int = 1_000_000):
+        self.max_line_bytes = max_line_bytes
+        self.text_fields: set[str] = set()
+
+    def schema(self) -> pa.Schema:
+        return pa.schema([
+            pa.field(f.name, pa.string()) if f.name in self.text_fields else f for f in RAW
+        ])
+
+    def parse_chunk(self, data: bytes, first_line: int, final: bool = False, truncated: bool = False) -> Parsed:
+        """Parse one line-aligned chunk. ``truncated``: the stream ended mid-frame, so a last line
+        without a newline is a partial record."""
+        arr = np.frombuffer(data, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        if len(data) and (len(nl) == 0 or nl[-1] != len(data) - 1):
+            nl = np.append(nl, len(data))  # last line without a trailing newline
+        starts = np.concatenate(([0], nl[:-1] + 1)) if len(nl) else np.array([], dtype=np.int64)
+        lengths = nl - starts
+        quarantined: list[Quarantined] = []
+        bad = lengths > self.max_line_bytes
+        partial_last = truncated and len(data) and data[-1:] != b"\n"
+        # Blank (or whitespace-only) lines: Arrow skips them silently, so keep them out of the buffer.
+        blank = lengths == 0
+        for i in np.flatnonzero((lengths > 0) & (lengths <= 64)):
+            if not data[starts[i]: nl[i]].strip():
+                blank[i] = True
+        for i in np.flatnonzero(bad):
+            quarantined.append(Quarantined(
+                first_line + int(i), "line_too_long",
+                f"{int(lengths[i]):,} bytes (limit {self.max_line_bytes:,})",
+                data[starts[i]: starts[i] + 4096],
+            ))
+        if partial_last:
+            i = len(starts) - 1
+            if not bad[i] and not blank[i]:
+                quarantined.append(Quarantined(
+                    first_line + i, "truncated_line", "the source ends inside this line", data[starts[i]: nl[i]]
+                ))
+            bad[i] = True
+        skip = bad | blank
+        line_numbers = first_line + np.flatnonzero(~skip)
+        if skip.any():
+            keep = np.flatnonzero(~skip)
+            buf = b"\n".join(data[starts[i]: nl[i]] for i in keep) + b"\n" if len(keep) else b""
+        else:
+            buf = data
+        for old, new in _EDITED:
+            if old in buf:
+                buf = buf.replace(old, new)
+        n_blank = int(blank.sum()) - int((blank & bad).sum())
+        if not buf:
+            return Parsed(_empty_table(self.schema()), quarantined, n_blank)
+        table = self._fast(buf, len(line_numbers))
+        if table is not None:
+            table = table.append_column(LINE, pa.array(line_numbers, pa.int64()))
+            return Parsed(table, quarantined, n_blank)
+        lines = buf.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        parsed = self._slow(lines, line_numbers)
+        parsed.quarantined[:0] = quarantined
+        parsed.blank = n_blank
+        return parsed
+
+    def _fast(self, buf: bytes, expected_rows: int) -> pa.Table | None:
+        for _ in range(len(INT_FIELDS) + 1):
+            try:
+                t = pj.read_json(
+                    pa.py_buffer(buf),
+                    read_options=pj.ReadOptions(block_size=1 << 22, use_threads=True),
+                    parse_options=pj.ParseOptions(explicit_schema=self.schema(), unexpected_field_behavior="ignore"),
+                )
+            except pa.ArrowInvalid as e:
+                if not self.adapt(str(e)):
+                    return None
+                continue
+            if t.num_rows != expected_rows:  # should not happen; be safe and go line by line
+                return None
+            return t
+        return None
+
+    def adapt(self, message: str) -> bool:
+        """Learn from Arrow's error that an integer field of this source arrives as text."""
+        m = _CHANGED.search(message)
+        if m and m.group(1) in INT_FIELDS and m.group(1) not in self.text_fields and "string" in (m.group(2), m.group(3)):
+            self.text_fields.add(m.group(1))
+            return True
+        return False
+
+    def _slow(self, lines: list[bytes], line_numbers: np.ndarray) -> Parsed:
+        rows: list[dict[str, Any]] = []
+        quarantined: list[Quarantined] = []
+        for raw, ln in zip(lines, line_numbers.tolist()):
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                quarantined.append(Quarantined(ln, "malformed_json", str(e), raw[:4096]))
+                continue
+            if not isinstance(obj, dict):
+                quarantined.append(Quarantined(ln, "not_an_object", f"a JSON {type(obj).__name__}, not an object", raw[:4096]))
+                continue
+            row, problem = coerce_record(obj)
+            if problem:
+                quarantined.append(Quarantined(ln, "wrong_type", problem, raw[:4096]))
+                continue
+            row[LINE] = ln
+            rows.append(row)
+        schema = RAW.append(pa.field(LINE, pa.int64()))
+        return Parsed(pa.Table.from_pylist(rows, schema=schema), quarantined, fast=False)
+
+
+def coerce_record(obj: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Pick and type the RAW fields of one decoded object; returns (row, problem or None)."""
+    row: dict[str, Any] = {}
+    for name in STR_FIELDS:
+        v = obj.get(name)
+        if v is None or isinstance(v, str):
+            row[name] = v
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and name in ("id", "link_id", "parent_id"):
+            row[name] = str(v)
+        elif name in ("distinguished", "removed_by_category", "author"):
+            row[name] = None if not isinstance(v, str) else v
+        else:
+            return row, f"field {name!r} should be text, got {type(v).__name__}"
+    for name in INT_FIELDS:
+        v = obj.get(name)
+        if v is None:
+            row[name] = None
+        elif isinstance(v, bool):
+            return row, f"field {name!r} should be a number, got {v!r}"
+        elif isinstance(v, int):
+            row[name] = v
+        elif isinstance(v, float) and v.is_integer():
+            row[name] = int(v)
+        elif isinstance(v, str) and _INT_TEXT.match(v.strip()):
+            row[name] = int(float(v.strip()))
+        else:
+            return row, f"field {name!r} should be a number, got {v!r:.60}"
+    for name in BOOL_FIELDS:
+        v = obj.get(name)
+        row[name] = v if isinstance(v, bool) else (None if v is None else bool(v))
+    e = obj.get("edited")
+    if e is None or e is False:
+        row["edited"] = 0.0
+    elif e is True:
+        row["edited"] = 1.0
+    elif isinstance(e, (int, float)):
+        row["edited"] = float(e)
+    elif isinstance(e, str) and _INT_TEXT.match(e.strip()):
+        row["edited"] = float(e)
+    else:
+        return row, f"field 'edited' should be false or a time, got {e!r:.60}"
+    m = obj.get("_meta")
+    if isinstance(m, dict):
+        rt = m.get("removal_type")
+        row["_meta"] = {"removal_type": rt if isinstance(rt, str) else None,
+                        "was_deleted_later": bool(m.get("was_deleted_later")) if m.get("was_deleted_later") is not None else None}
+    else:
+        row["_meta"] = None
+    return row, None
+
+
+_INT_TEXT = re.compile(r"^-?\d+(\.0*)?$")
+
+
+def finish_types(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """Cast integer fields that arrived as text; returns (table, mask of rows with a bad value, details)."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    details = [""] * table.num_rows
+    for name in INT_FIELDS:
+        col = table[name]
+        if not pa.types.is_string(col.type):
+            continue
+        stripped = pc.utf8_trim_whitespace(col)
+        ok = pc.match_substring_regex(stripped, r"^-?\d+(\.0*)?$")
+        invalid = np.asarray(pc.fill_null(pc.and_(pc.is_valid(stripped), pc.invert(ok)), False)
+                             .to_numpy(zero_copy_only=False), dtype=bool)
+        for i in np.flatnonzero(invalid & ~bad):
+            details[i] = f"field {name!r} should be a number, got {col[int(i)].as_py()!r:.60}"
+        bad |= invalid
+        cleaned = pc.if_else(ok, stripped, pa.scalar(None, pa.string()))
+        ints = pc.cast(pc.cast(cleaned, pa.float64()), pa.int64())
+        table = table.set_column(table.schema.get_field_index(name), name, ints)
+    return table, bad, details
+
+
+def _empty_table(schema: pa.Schema) -> pa.Table:
+    return schema.append(pa.field(LINE, pa.int64())).empty_table()
+
+
+def reddit_thread_records(obj: Any) -> tuple[list[dict[str, Any]], list[Quarantined]]:
+    """Flatten a thread saved from Reddit's JSON view (``[submission listing, comment listing]``, replies
+    nested under ``replies``) into raw rows. ``_line`` is the item's position in document order, and
+    the nesting depth is kept (1 = top-level reply)."""
+    rows: list[dict[str, Any]] = []
+    quarantined: list[Quarantined] = []
+    if not (isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj)):
+        raise ValueError("expected a JSON array of listings, as saved from a Reddit thread's .json view")
+    counter = 0
+
+    def visit(thing: Any, depth: int) -> None:
+        nonlocal counter
+        if not isinstance(thing, dict):
+            return
+        kind, data = thing.get("kind"), thing.get("data")
+        if kind == "Listing" and isinstance(data, dict):
+            for child in data.get("children") or []:
+                visit(child, depth)
+            return
+        if kind == "more" or not isinstance(data, dict):
+            return
+        counter += 1
+        if kind not in ("t1", "t3"):
+            quarantined.append(Quarantined(counter, "unknown_kind", f"item kind {kind!r}", orjson.dumps(thing)[:4096]))
+            return
+        row, problem = coerce_record(data)
+        if problem:
+            quarantined.append(Quarantined(counter, "wrong_type", problem, orjson.dumps(data)[:4096]))
+        else:
+            row[LINE] = counter
+            row[DEPTH] = depth if kind == "t1" else None
+            rows.append(row)
+        replies = data.get("replies")
+        if isinstance(replies, dict):
+            visit(replies, depth + 1)
+
+    for listing in obj:
+        visit(listing, 1)
+    return rows, quarantined
+
+
+RAW_WITH_DEPTH = RAW.append(pa.field(LINE, pa.int64())).append(pa.field(DEPTH, pa.int32()))

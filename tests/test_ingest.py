@@ -121,7 +121,7 @@ def test_table_mapping_errors_name_the_columns(ws, tmp_path):
 
 def sample_objs():
     return [submission("p1"), comment("c1"), comment("c2", body="Another kind reply with a question for you?"),
-            comment("c3", post="p2")]
+            comment("c3", post="p2", body="A reply to the second post, which never arrives.")]
 
 
 @pytest.mark.parametrize("kind", ["zst31", "zst21", "multiframe", "gzip", "jsonl"])
@@ -183,7 +183,7 @@ def test_nested_depth_resolved_across_files(tmp_path):
 def test_submissions_and_comments_join_and_orphans_are_kept(tmp_path):
     ws = Workspace(tmp_path / "w")
     rs = write_zst(tmp_path / "RS.zst", lines_of([submission("p1")]))
-    rc = write_zst(tmp_path / "RC.zst", lines_of([comment("c1", post="p1"), comment("c2", post="gone")]))
+    rc = write_zst(tmp_path / "RC.zst", lines_of([comment("c1", post="p1"), comment("c2", post="gone", body="Reply to a post that never arrives.")]))
     ingest(ws, [rs, rc], progress=False)
     con = store.connect(ws)
     joined = con.execute("select r.reply_id, p.title from replies r left join posts p using (post_id) order by 1").fetchall()

@@ -60,6 +60,7 @@ class IngestConfig(CleanConfig):
     columns: dict = dataclasses.field(default_factory=dict)  # table column mapping (see TABLE_KEYS)
     preset: str | None = None             # a named column mapping, e.g. counselchat
     near_duplicate_min_chars: int = 50    # identical normalised texts this long are duplicates across posts
+    workers: int = 2                      # chunks processed at once (each uses about 6x chunk_mb of memory)
 
     def __post_init__(self):
         super().__post_init__()
@@ -170,7 +171,8 @@ def _ingest_source(ws, path: Path, cfg: IngestConfig, pseudo, progress: bool, on
             "format": fmt, "chunks": chunks_done, "complete": complete, "result": result.as_manifest(),
         })
 
-    def store_chunk(index: int, cleaned: Cleaned, lines: int, quarantined: list[Quarantined], blank: int) -> None:
+    def write_chunk(index: int, cleaned: Cleaned, lines: int, quarantined: list[Quarantined], blank: int) -> dict:
+        """Write one chunk's parts and quarantine file (safe to call from worker threads)."""
         name = f"part-{key}-{index:06d}.parquet"
         for table, folder in ((cleaned.posts, "posts"), (cleaned.replies, "replies")):
             target = ws.store / folder / name
@@ -184,7 +186,7 @@ def _ingest_source(ws, path: Path, cfg: IngestConfig, pseudo, progress: bool, on
             _write_quarantine(qpath, path.name, qrows)
         elif qpath.exists():
             qpath.unlink()
-        counts = {
+        return {
             "lines": lines,
             "kept_posts": cleaned.posts.num_rows,
             "kept_replies": cleaned.replies.num_rows,
@@ -192,6 +194,9 @@ def _ingest_source(ws, path: Path, cfg: IngestConfig, pseudo, progress: bool, on
             "quarantined": dict(Counter(q.reason for q in qrows)),
             "scrubbed": dict(cleaned.scrubbed),
         }
+
+    def record(index: int, counts: dict) -> None:
+        """Mark a chunk done in the manifest (in chunk order, from the main thread)."""
         chunks_done[str(index)] = counts
         save(False)
         if on_chunk:
@@ -200,12 +205,12 @@ def _ingest_source(ws, path: Path, cfg: IngestConfig, pseudo, progress: bool, on
     bar = _progress(path, progress)
     try:
         if fmt == "ndjson":
-            _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, store_chunk, result, bar)
+            _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, record, result, bar)
         elif fmt == "reddit-thread":
             if "0" not in chunks_done:
-                _read_thread(path, cfg, pseudo, store_chunk, bar)
+                _read_thread(path, cfg, pseudo, write_chunk, record, bar)
         elif fmt in ("csv", "parquet"):
-            _read_table(path, fmt, cfg, pseudo, chunks_done, store_chunk, bar)
+            _read_table(path, fmt, cfg, pseudo, chunks_done, write_chunk, record, bar)
         else:
             raise InputError(f"{path}: unknown format {fmt!r}")
     finally:
@@ -224,18 +229,15 @@ def _ingest_source(ws, path: Path, cfg: IngestConfig, pseudo, progress: bool, on
     return result
 
 
-def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, store_chunk, result, bar) -> None:
+def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, record, result, bar) -> None:
+    """Chunks are parsed, cleaned and written by ``cfg.workers`` threads (Arrow releases the GIL), while a
+    background thread decompresses; the manifest records chunks in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     src = readers.ByteSource(path)
     parser = Parser(cfg.max_line_bytes)
-    last = 0
-    for chunk in src.chunks(chunk_bytes):
-        bar.update(src.state.compressed_bytes - last)
-        last = src.state.compressed_bytes
-        truncated = chunk.final and (src.state.truncated or src.state.error is not None)
-        if str(chunk.index) in chunks_done and not chunk.final:
-            continue  # done in an earlier, interrupted run
-        if not chunk.data and chunk.final:
-            break
+
+    def work(chunk: readers.Chunk, truncated: bool) -> dict:
         lines = chunk.data.count(b"\n") + (0 if chunk.data.endswith(b"\n") else 1)
         parsed = parser.parse_chunk(chunk.data, chunk.first_line, final=chunk.final, truncated=truncated)
         table, bad, details = finish_types(parsed.table)
@@ -246,7 +248,30 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, store_chunk, resul
                 quarantined.append(Quarantined(int(lines_col[i]), "wrong_type", details[i]))
             table = table.filter(pa.array(~bad))
         cleaned = clean(table, cfg, pseudo, path.name)
-        store_chunk(chunk.index, cleaned, lines, _with_raw(quarantined, chunk), parsed.blank)
+        return write_chunk(chunk.index, cleaned, lines, _with_raw(quarantined, chunk), parsed.blank)
+
+    last = 0
+    pending: list = []
+    with ThreadPoolExecutor(max_workers=max(1, cfg.workers), thread_name_prefix="llumi-ingest") as pool:
+        try:
+            for chunk in src.chunks(chunk_bytes):
+                bar.update(src.state.compressed_bytes - last)
+                last = src.state.compressed_bytes
+                truncated = chunk.final and (src.state.truncated or src.state.error is not None)
+                if str(chunk.index) in chunks_done and not chunk.final:
+                    continue  # done in an earlier, interrupted run
+                if not chunk.data and chunk.final:
+                    break
+                pending.append((chunk.index, pool.submit(work, chunk, truncated)))
+                while len(pending) > cfg.workers or (pending and pending[0][1].done()):
+                    index, fut = pending.pop(0)
+                    record(index, fut.result())
+            while pending:
+                index, fut = pending.pop(0)
+                record(index, fut.result())
+        finally:
+            for _, fut in pending:
+                fut.cancel()
     bar.update(src.state.compressed_bytes - last)
     result.decompressed_bytes = src.state.decompressed_bytes
     result.compressed_bytes = src.state.compressed_bytes
@@ -280,7 +305,7 @@ def _with_raw(quarantined: list[Quarantined], chunk: readers.Chunk) -> list[Quar
     return out
 
 
-def _read_thread(path, cfg, pseudo, store_chunk, bar) -> None:
+def _read_thread(path, cfg, pseudo, write_chunk, record, bar) -> None:
     data = path.read_bytes()
     bar.update(len(data))
     try:
@@ -290,10 +315,10 @@ def _read_thread(path, cfg, pseudo, store_chunk, bar) -> None:
         raise InputError(f"{path}: not a Reddit thread saved from its .json view: {e}") from None
     table = pa.Table.from_pylist(rows, schema=RAW_WITH_DEPTH)
     cleaned = clean(table, cfg, pseudo, path.name)
-    store_chunk(0, cleaned, len(rows) + len(quarantined), quarantined, 0)
+    record(0, write_chunk(0, cleaned, len(rows) + len(quarantined), quarantined, 0))
 
 
-def _read_table(path, fmt, cfg, pseudo, chunks_done, store_chunk, bar) -> None:
+def _read_table(path, fmt, cfg, pseudo, chunks_done, write_chunk, record, bar) -> None:
     mapping = cfg.mapping()
     columns = readers.table_columns(path, fmt)
     missing_keys = [k for k in TABLE_REQUIRED if k not in mapping]
@@ -328,7 +353,7 @@ def _read_table(path, fmt, cfg, pseudo, chunks_done, store_chunk, bar) -> None:
                 quarantined.append(Quarantined(int(lines_col[i]), "wrong_type", details[i]))
             raw = raw.filter(pa.array(~bad))
         cleaned = clean(raw, cfg, pseudo, path.name)
-        store_chunk(index, cleaned, n + posts_rows, quarantined, 0)
+        record(index, write_chunk(index, cleaned, n + posts_rows, quarantined, 0))
         bar.set_postfix_str(f"{row:,} rows")
 
 
@@ -386,15 +411,18 @@ def finalize(ws: Workspace, cfg: IngestConfig) -> dict[str, dict[tuple[str, str]
     have_replies = any((ws.store / "replies").glob("*.parquet"))
     have_posts = any((ws.store / "posts").glob("*.parquet"))
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     parts = []
     if have_replies:
         con.execute(f"create view r as select * exclude (filename), parse_filename(filename) as part from read_parquet('{replies_glob}', filename=true)")
         # The same reply id more than once (overlapping dumps, Arctic Shift re-fetches): keep the latest snapshot.
         # Then duplicate text: within a post any length; across posts when long (copy-paste spam).
-        norm = "regexp_replace(lower(text), '[^a-z0-9]+', '', 'g')"
+        # near-duplicate: the same words ignoring case, surrounding space and trailing punctuation
+        norm = "hash(rtrim(lower(text), ' .!?'))"
         parts.append(f"""
             with ranked as (
-                select reply_id, post_id, community, part, source_line, created_utc, text, {norm} as norm,
+                select reply_id, post_id, community, part, source_line, created_utc, hash(text) as th, {norm} as norm,
+                       length(text) as len,
                        row_number() over (partition by reply_id
                                           order by retrieved_on desc nulls last, part desc, source_line desc) as id_rank
                 from r
@@ -402,23 +430,23 @@ def finalize(ws: Workspace, cfg: IngestConfig) -> dict[str, dict[tuple[str, str]
             unique_ids as (select * from ranked where id_rank = 1),
             within_post as (
                 select *, row_number() over (partition by post_id, norm order by created_utc nulls last, part, source_line) as rk,
-                       first_value(text) over (partition by post_id, norm order by created_utc nulls last, part, source_line) as first_text
+                       first_value(th) over (partition by post_id, norm order by created_utc nulls last, part, source_line) as first_th
                 from unique_ids
             ),
             across as (
                 select *, row_number() over (partition by community, norm order by created_utc nulls last, part, source_line) as rk2,
-                       first_value(text) over (partition by community, norm order by created_utc nulls last, part, source_line) as first_text2
-                from within_post where rk = 1 and length(norm) >= {int(cfg.near_duplicate_min_chars)}
+                       first_value(th) over (partition by community, norm order by created_utc nulls last, part, source_line) as first_th2
+                from within_post where rk = 1 and len >= {int(cfg.near_duplicate_min_chars)}
             )
             select 'replies' as "table", reply_id as id, part, source_line, 'duplicate_id' as reason
               from ranked where id_rank > 1
             union all
             select 'replies', reply_id, part, source_line,
-                   case when text = first_text then 'duplicate' else 'near_duplicate' end
+                   case when th = first_th then 'duplicate' else 'near_duplicate' end
               from within_post where rk > 1
             union all
             select 'replies', reply_id, part, source_line,
-                   case when text = first_text2 then 'duplicate' else 'near_duplicate' end
+                   case when th = first_th2 then 'duplicate' else 'near_duplicate' end
               from across where rk2 > 1
         """)
         if cfg.max_depth > 1:
@@ -479,9 +507,13 @@ def _remove_parts(ws: Workspace, key: str) -> None:
         p.unlink()
 
 
+_DICTIONARY_COLUMNS = ["post_id", "parent_id", "community", "author", "source", "table", "reason", "part"]
+
+
 def _write_parquet(table: pa.Table, target: Path) -> None:
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="zstd",
+                   use_dictionary=[c for c in _DICTIONARY_COLUMNS if c in table.column_names])
     os.replace(tmp, target)
 
 

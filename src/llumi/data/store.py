@@ -58,6 +58,7 @@ def connect(ws: Workspace, *, require_data: bool = True, database: str = ":memor
             " (or pass --workspace to point at another workspace)"
         )
     con = duckdb.connect(database)
+    con.execute("set enable_progress_bar = false")
     con.execute(f"create or replace view posts_parts as {_parts_sql(root / 'posts', 'posts')}")
     con.execute(f"create or replace view replies_parts as {_parts_sql(root / 'replies', 'replies')}")
     excluded = root / "excluded.parquet"

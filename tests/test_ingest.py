@@ -236,15 +236,16 @@ def test_same_comment_in_two_dumps_is_stored_once_latest_score_wins(tmp_path):
 
 def test_scrubbing_and_pseudonyms(tmp_path):
     body = ("Hey u/some_person and /u/Other-One, email me at helper@example.com or call 555-123-4567, "
-            "see https://example.org/page?x=1 and www.example.net for more.")
+            "see https://example.org/page?x=1 and www.example.net for more. Or 555-0142 at night; 988 is fine.")
     ws = Workspace(tmp_path / "w")
     s = ingest(ws, [write_zst(tmp_path / "d.zst", lines_of([comment("c1", body=body, author="RealName42")]))],
                progress=False)
-    assert s["scrubbed"] == {"mention": 2, "email": 1, "phone": 1, "url": 2}
+    assert s["scrubbed"] == {"mention": 2, "email": 1, "phone": 2, "url": 2}
     row = table(ws, "replies")[0]
     text = row[6]
     assert "some_person" not in text and "example.com" not in text and "4567" not in text and "example.org" not in text
-    assert text.count("[USER]") == 2 and "[EMAIL]" in text and "[PHONE]" in text and text.count("[URL]") == 2
+    assert text.count("[USER]") == 2 and "[EMAIL]" in text and text.count("[PHONE]") == 2 and text.count("[URL]") == 2
+    assert "988 is fine" in text  # short crisis numbers are not personal data
     # pseudonym: keyed, stable within the workspace, different in another workspace, key never stored
     pseudonym = row[5]
     assert pseudonym.startswith("a_") and "RealName42" not in json.dumps(row)

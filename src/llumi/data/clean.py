@@ -205,7 +205,7 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
     bot = _is_bot(raw["author"], cfg)
     score_lag = pc.subtract(pc.coalesce(raw["retrieved_on"], raw["retrieved_utc"]), raw["created_utc"])
     retrieved = pc.coalesce(raw["retrieved_on"], raw["retrieved_utc"])
-    edited = pc.greater(pc.fill_null(raw["edited"], 0.0), 0.0)
+    edited = pc.fill_null(raw["edited"], False)
 
     out_posts = schema.POSTS.empty_table()
     out_replies = schema.REPLIES.empty_table()

@@ -238,7 +238,7 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, recor
     parser = Parser(cfg.max_line_bytes)
 
     def work(chunk: readers.Chunk, truncated: bool) -> dict:
-        lines = chunk.data.count(b"\n") + (0 if chunk.data.endswith(b"\n") else 1)
+        lines = chunk.lines
         parsed = parser.parse_chunk(chunk.data, chunk.first_line, final=chunk.final, truncated=truncated)
         table, bad, details = finish_types(parsed.table)
         quarantined = parsed.quarantined

@@ -37,7 +37,7 @@ RAW = pa.schema([
     ("created_utc", pa.int64()),
     ("retrieved_on", pa.int64()),
     ("retrieved_utc", pa.int64()),
-    ("edited", pa.float64()),  # false/true are rewritten to 0/1 before parsing; else an epoch
+    ("edited", pa.bool_()),  # false, or the epoch of the edit: epochs are rewritten to true before parsing
     ("distinguished", pa.string()),
     ("stickied", pa.bool_()),
     ("removed_by_category", pa.string()),
@@ -53,8 +53,9 @@ DEPTH = "_depth"  # known nesting depth (Reddit thread files only)
 
 _CHANGED = re.compile(r"Column\(/([A-Za-z_]+)\) changed from (\w+) to (\w+)")
 _CONVERT = re.compile(r"Failed to convert JSON to (\w+)")
-_EDITED = ((b'"edited":false', b'"edited":0'), (b'"edited":true', b'"edited":1'),
-           (b'"edited": false', b'"edited": 0'), (b'"edited": true', b'"edited": 1'))
+# ``edited`` is false or an epoch number: the (rarer) numbers become true, so the column parses as a
+# boolean. A key cannot occur unescaped inside a JSON string, so this never touches text.
+_EDITED_EPOCH = re.compile(rb'"edited":(\s*)-?\d[\d.eE+\-]*')
 
 
 @dataclass
@@ -122,9 +123,7 @@ class Parser:
             buf = b"\n".join(data[starts[i]: nl[i]] for i in keep) + b"\n" if len(keep) else b""
         else:
             buf = data
-        for old, new in _EDITED:
-            if old in buf:
-                buf = buf.replace(old, new)
+        buf = _EDITED_EPOCH.sub(rb'"edited":\1true', buf)
         n_blank = int(blank.sum()) - int((blank & bad).sum())
         if not buf:
             return Parsed(_empty_table(self.schema()), quarantined, n_blank)
@@ -218,14 +217,10 @@ def coerce_record(obj: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         v = obj.get(name)
         row[name] = v if isinstance(v, bool) else (None if v is None else bool(v))
     e = obj.get("edited")
-    if e is None or e is False:
-        row["edited"] = 0.0
-    elif e is True:
-        row["edited"] = 1.0
-    elif isinstance(e, (int, float)):
-        row["edited"] = float(e)
-    elif isinstance(e, str) and _INT_TEXT.match(e.strip()):
-        row["edited"] = float(e)
+    if e is None or isinstance(e, bool):
+        row["edited"] = e
+    elif isinstance(e, (int, float)) or (isinstance(e, str) and _INT_TEXT.match(e.strip())):
+        row["edited"] = float(e) > 0
     else:
         return row, f"field 'edited' should be false or a time, got {e!r:.60}"
     m = obj.get("_meta")

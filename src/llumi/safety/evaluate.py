@@ -84,9 +84,21 @@ def run_guard_fixtures() -> SuiteResult:
     return res
 
 
+def run_guard_metamorphic_fixtures() -> SuiteResult:
+    """Each variant of a guard case must get the same action as its base (at tier low, locale US)."""
+    res = SuiteResult("guard_metamorphic")
+    for group in load_fixture("guard").get("metamorphic", []):
+        base = guard(group["base"], "low", "US").action
+        for v in group["variants"]:
+            got = guard(v, "low", "US").action
+            res.check(got == base, f"{v!r}: {got}, but its base {group['base']!r} is {base}")
+    return res
+
+
 def run_fixtures() -> dict[str, SuiteResult]:
-    """Every fixture suite: triage, metamorphic variants, golden replies, guard cases."""
-    return {s.name: s for s in (run_triage_fixtures(), run_metamorphic_fixtures(), run_golden_replies(), run_guard_fixtures())}
+    """Every fixture suite: triage, metamorphic variants, golden replies, guard cases and their variants."""
+    return {s.name: s for s in (run_triage_fixtures(), run_metamorphic_fixtures(), run_golden_replies(), run_guard_fixtures(),
+                                    run_guard_metamorphic_fixtures())}
 
 
 def read_labelled(path: str | Path, text_col: str, label_col: str) -> tuple[list[str], list[str]]:

@@ -126,6 +126,140 @@ BLOCK_RULES: tuple[tuple[str, re.Pattern], ...] = (
         r"(?:therapist|counsell?or|psychologist|psychiatrist|doctor|physician|nurse|psychotherapist|crisis\s+(?:counsell?or|worker)|social\s+worker|clinician)\b"
         r"|\bspeaking\s+as\s+(?:a|your)\s+(?:therapist|doctor|psychologist|counsell?or)")),
 )
+# Sentence-level block rules: two mentions in one sentence (clause-aware negation), for framings that
+# take many shapes ("X would give you peace", "X is a peaceful way out", "you'd finally be at peace").
+# A method or means, and an evaluative or instructional framing of it (quick, painless, peaceful,
+# effective, "would work", "is the way", a quantity): method information.
+NUMBER = (r"(?:\d+|a\s+(?:dozen|hundred)|dozens|hundreds|(?:ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)"
+          r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)")
+METHOD_MENTION = re.compile(
+    rf"\b(?:overdos\w*|od'?ing|{NUMBER}\s*(?:\w+\s+)?(?:{PILLS}|mg|milligrams?|grams?)|(?:a|the|whole|entire)\s+(?:bottle|box|packet|pack|handful)\s+of\b|(?:all|enough)\s+(?:of\s+)?(?:your|the|those|these|my)?\s*{PILLS}"
+    r"|(?:jump\w*|leap\w*|throw\w*\s+(?:yourself|oneself)|fall\w*|step\w*)\s+(?:off|from|out\s+of|in\s+front\s+of)\b|(?:off|from)\s+(?:the|a)\s+(?:bridge|cliff|rooftop|roof|ledge|balcony|window|(?:tall\s+|high\s+)?building)\b"
+    r"|\d+\s*(?:feet|ft|foot|metres|meters|m|stor(?:ey|y|ies|eys)|floors)\b|in\s+front\s+of\s+(?:a|the)\s+(?:train|bus|truck|lorry|car)\b"
+    r"|hanging(?!\s+(?:out|around|with|in|on|onto|over|up|there))\b|hang\w*\s+(?:yourself|oneself|myself)|noose"
+    r"|shoot\w*\s+(?:yourself|oneself)|(?:cut\w*|slit\w*|slash\w*)\s+(?:your\s+|the\s+|my\s+)?(?:wrists?|throat|veins?|arteries|deep)"
+    r"|carbon\s+monoxide|exhaust\s+fumes|helium|charcoal|bleach|poison\w*|drown\w*|suffocat\w*|starv\w*\s+(?:yourself|oneself|to\s+death))")
+# A place or a tool named on its own ("the bridge", "a gun") counts only with a framing of how well it
+# would work; words of relief alone ("the view from the bridge was peaceful") do not make it method talk.
+MEANS_MENTION = re.compile(
+    r"\b(?:(?:the|a|that)\s+(?:bridge|cliff|rooftop|roof|ledge|tall\s+building|train\s+tracks?|tracks|rope|belt|cord)|(?:a|the|any|enough)\s+heights?|"
+    r"(?:a|the|your|my)\s+(?:gun|pistol|rifle|firearm|shotgun|weapon|knife|blade|razor))\b")
+METHOD_EVAL = re.compile(
+    r"\b(?:qui+ck(?:est|er|ly)?|fast(?:est|er)?|painless(?:ly)?|effective|reliable|reliably|surest|guarantee\w*|foolproof|easiest|"
+    r"instant(?:ly|aneous)?|would\s+work|will\s+work|works\s+(?:best|every\s+time)|the\s+way\s+to\s+go|(?:is|are|was)\s+the\s+(?:best\s+|right\s+|only\s+)?way|"
+    r"best\s+(?:way|option|method|choice|bet)|(?:won'?t|wouldn'?t)\s+(?:hurt|feel\s+(?:a\s+thing|anything))|lethal|fatal|deadly|enough\s+to\s+(?:die|kill|end)|do\s+the\s+job)\b")
+METHOD_FRAMING = re.compile(
+    r"\b(?:qui+ck(?:est|er|ly)?|fast(?:est|er)?|painless(?:ly)?|peaceful(?:ly)?|gentle|gentlest|effective|reliable|reliably|surest|"
+    r"guarantee\w*|foolproof|easiest|easy|instant(?:ly|aneous)?|works?|worked|would\s+work|will\s+work|the\s+way\s+to\s+go|(?:is|are|was)\s+the\s+(?:best\s+|right\s+|only\s+)?way|"
+    r"best\s+(?:way|option|method|choice|bet)|right\s+(?:amount|way|dose)|(?:won'?t|wouldn'?t|will\s+not|would\s+not)\s+(?:hurt|feel\s+(?:a\s+thing|anything|much))|"
+    r"feel\s+nothing|no\s+pain|lethal|fatal|deadly|enough\s+to|do\s+the\s+job|do\s+it|finish\s+(?:it|you)|way\s+out|peace|rest|relief|release|escape)\b")
+# Death, suicide or ending it, beside a word of relief: suicide framed as a solution or peace.
+DEATH_STRONG = re.compile(
+    r"\b(?:suicide|kill(?:ing)?\s+(?:yourself|oneself|urself)|(?:end|ending|ended)\s+(?:it\s+all|it|your\s+(?:own\s+)?life|things|everything|your\s+pain\s+for\s+good)(?!\s+(?:with|between|for|on|off|up|there|here|early))|"
+    r"tak(?:e|ing)\s+your\s+(?:own\s+)?life|(?:not|never)\s+wak(?:e|ing)\s+up|sleep(?:ing)?\s+forever|eternal\s+sleep|being\s+dead|(?:you\s+)?(?:were|are|'re)\s+dead|"
+    r"overdos\w*|go(?:ing)?\s+through\s+with\s+it|(?:you\s+)?(?:were|are|'re|being)\s+gone(?!\s+(?:from|for|to|on|out|away\s+(?:on|for)))|(?:once|when|if|after)\s+you\s+(?:die|died|end\s+it|leave\s+this\s+world)|"
+    r"not\s+(?:being\s+)?(?:here|alive|around)\s+any\s?more|unaliv\w*)\b")
+# Self-harm framed as relief counts when it comes first in the clause ("cutting gives you release"), so
+# "holding ice can bring relief when self-harm urges come" is allowed.
+SELF_HARM = re.compile(r"\b(?:self[- ]?harm(?:ing)?|hurting\s+yourself|cutting(?!\s+(?:back|down|out|off|corners|costs?|ties|carbs|it|the|my|your|hair|class|in|up|edge)))\b")
+# Plain words of death count only in the same clause as the relief ("death would give you peace"), so
+# "her death was hard, and talking about it brought me some peace" is not caught.
+DEATH_WEAK = re.compile(r"\b(?:death|dying|die|dead)\b")
+RELIEF = re.compile(
+    r"\b(?:peace|peaceful(?:ly)?|at\s+peace|rest(?!\s+of\b)|rested|restful|relief|reliev\w*|release|released|free(?!\s+(?:to|on|of\s+charge|call|number|line|service|app|course|trial))|freed|freedom|"
+    r"escape|way\s+out|(?:end|ending|stop|stopping)\s+(?:to\s+)?(?:the|your|all\s+(?:the|your)|all\s+this)\s+(?:pain|suffering|hurt(?:ing)?)|no\s+more\s+(?:pain|suffering|hurt(?:ing)?)|"
+    r"out\s+of\s+(?:your\s+)?(?:pain|misery)|solution|answer|better\s+place|calm|(?:be|is|'s|all\s+be)\s+over)\b")
+# Shapes without a death word: "it would all be over and you could finally rest".
+OVER_AND_REST = re.compile(
+    r"\b(?:it|everything|all\s+of\s+this|the\s+pain)\s+(?:would|could|'d)\s+(?:all\s+|finally\s+|just\s+)*be\s+over\b[^.!?\n]{0,40}\byou\s+(?:could|can|would|will|'d|'ll|might)\s+(?:finally\s+)?(?:rest|sleep|be\s+at\s+peace|be\s+free|find\s+peace|stop\s+hurting)\b")
+SENT_NEG = re.compile(r"(?:\bnot|\bnever|n't|\bno\b|\bnothing\b|\bnor\b|\bwithout\b|\bisnt|\bwont|\bdoesnt|\bdont|\baint)")
+CLAUSE_CUT = re.compile(r"[;:,]|\s-\s|\bbut\b|\bhowever\b|\bthough\b")
+CLAUSE_SPLIT = re.compile(r"[;:,]|\s-\s|\b(?:but|however|though|and|because|so)\b")
+# Reflecting the person's own view back is not endorsing it ("it can feel like death is the only way
+# out"), and asking about it is what a supporter should do ("are you thinking of ending your life?").
+REFLECTION = re.compile(
+    r"\b(?:it\s+(?:can|may|might)\s+(?:feel|seem)|(?:sounds|seems)\s+like\s+(?:you|part\s+of\s+you)|(?:you|part\s+of\s+you)\s+(?:might\s+|may\s+|must\s+)?(?:feel|feels|felt|see|sees|think|thinks|believe|wonder|imagine|said|mentioned|told\s+me)|"
+    r"(?:even\s+if|even\s+though|when)\s+(?:it|things)\s+feels?\s+like|i\s+hear\s+(?:that\s+)?you|you'?re\s+(?:looking|searching|longing)\s+for)\b")
+QUESTION_SENT = re.compile(r"^\s*(?:are|have|do|did|is|were|would|could|can)\s+you\b")
+
+
+_SENTENCE_PAIRS = (  # (rule, first mention, second mention, clause scope), in _SENTENCE_PREFILTER's order
+    ("guard.method_info", METHOD_MENTION, METHOD_FRAMING, False),
+    ("guard.method_info", MEANS_MENTION, METHOD_EVAL, False),
+    ("guard.suicide_as_solution", DEATH_STRONG, RELIEF, False),
+    ("guard.suicide_as_solution", DEATH_WEAK, RELIEF, True),
+    ("guard.suicide_as_solution", SELF_HARM, RELIEF, "ordered"),
+)
+# The same patterns without their leading word boundary: they match wherever the originals do (and a
+# little more), and the regex engine can skip ahead to their first letters.
+_SENTENCE_PREFILTER = tuple(re.compile(rx.pattern[2:] if rx.pattern.startswith("\\b") else rx.pattern)
+                            for rx in (METHOD_MENTION, MEANS_MENTION, DEATH_STRONG, DEATH_WEAK, SELF_HARM, OVER_AND_REST))
+
+
+def _reflected(t: str, s: int) -> bool:
+    """The match sits in a sentence that reflects the person's view back or asks about it."""
+    a = max(t.rfind(c, 0, s) for c in ".!?\n") + 1
+    return bool(REFLECTION.search(t, a, s) or QUESTION_SENT.search(t[a:s]))
+
+
+def _sentence_rules(t: str) -> list[tuple[str, int, int]]:
+    """Block findings from the sentence-level rules: (rule id, start, end) in the normalised text."""
+    out: list[tuple[str, int, int]] = []
+    # Most replies name no method, means or death at all: one quick pass over the whole reply first,
+    # and in each sentence only the pairs whose first mention the reply holds somewhere.
+    present = [rx.search(t) is not None for rx in _SENTENCE_PREFILTER]
+    if not any(present):
+        return out
+    pairs = [pair for pair, ok in zip(_SENTENCE_PAIRS, present) if ok]
+    over = present[-1]
+    for a, b in _sentences(t):
+        sent = t[a:b]
+        hits = []
+        for rule_id, first_rx, second_rx, clause in pairs:
+            hit = _pair(sent, first_rx, second_rx, clause)
+            if hit:
+                hits.append((rule_id, a + hit[0], a + hit[1]))
+        m = OVER_AND_REST.search(sent) if over else None
+        if m and not _negated(sent, m.start(), m.end()):
+            hits.append(("guard.suicide_as_solution", a + m.start(), a + m.end()))
+        if hits and not (QUESTION_SENT.search(sent) or REFLECTION.search(sent)):
+            out.extend(hits)
+    return out
+
+
+def _pair(sent: str, first_rx: re.Pattern, second_rx: re.Pattern, clause: bool | str = False) -> tuple[int, int] | None:
+    """The span joining a match of each pattern in ``sent`` (in one clause when ``clause``; the first
+    pattern first as well when ``clause`` is "ordered"), not negated."""
+    firsts = [m.span() for m in first_rx.finditer(sent)]
+    if not firsts:
+        return None
+    seconds = [m.span() for m in second_rx.finditer(sent)]
+    for fs, fe in firsts:
+        for ss, se in seconds:
+            if ss < fe and fs < se:  # the same words: not two mentions
+                continue
+            s, e = min(fs, ss), max(fe, se)
+            if clause and CLAUSE_SPLIT.search(sent, min(fe, se), max(fs, ss)):
+                continue
+            if clause == "ordered" and ss < fs:
+                continue
+            if not _negated(sent, s, e, ((fs, fe), (ss, se))):
+                return s, e
+    return None
+
+
+def _negated(sent: str, s: int, e: int, inside: tuple[tuple[int, int], ...] = ()) -> bool:
+    """A negator in the stretch, or just before it in the same clause ("suicide is not a solution",
+    "ending it won't give you peace", "I don't think dying would bring relief")."""
+    cut = 0
+    for m in CLAUSE_CUT.finditer(sent, 0, s):
+        cut = m.end()
+    for m in SENT_NEG.finditer(sent, max(cut, s - 40), e):
+        if not any(a <= m.start() < b for a, b in inside):  # "not waking up" is the mention itself
+            return True
+    return False
+
+
 # A medication sentence that defers to a prescriber is fine ("talk to your prescriber before you stop").
 DEFER = re.compile(r"\b(?:prescriber|doctor|gp|psychiatrist|pharmacist|nurse|clinician|care\s+team|provider|prescribing)\b")
 
@@ -293,6 +427,8 @@ def _guard(reply: str, tier: str, locale: str | None, res: Resources, deadline: 
             s, e = m.span()
             if rule_id in ("guard.harmful_validation", "guard.diagnosis_as_fact", "guard.false_credentials") and NEGATION.search(t[max(0, s - 30):s]):
                 continue
+            if rule_id == "guard.suicide_as_solution" and _reflected(t, s):
+                continue
             if rule_id == "guard.medication_instruction":
                 sent_start = max(t.rfind(c, 0, s) for c in ".!?\n") + 1
                 sent_end = min([i for i in (t.find(c, e) for c in ".!?\n") if i >= 0] or [len(t)])
@@ -301,6 +437,13 @@ def _guard(reply: str, tier: str, locale: str | None, res: Resources, deadline: 
             a, b = norm.span(s, e)
             findings.append(Finding(rule_id, "block", reply[a:b], a, b))
         tick()
+    done = {f.rule for f in findings}
+    for rule_id, s, e in _sentence_rules(t):
+        if rule_id not in done:
+            a, b = norm.span(s, e)
+            findings.append(Finding(rule_id, "block", reply[a:b], a, b))
+            done.add(rule_id)
+    tick()
     if findings:
         return Verdict("block", None, tier, tuple(findings), locale)
     # 3. rewrites

@@ -55,7 +55,14 @@ _HAS_LEET = re.compile(r"[0-9$@!|]")
 _NUMBER_UNIT = re.compile(r"^\d+(?:st|nd|rd|th|s|am|pm|mg|ml|g|kg|lb|lbs|k|m|x|h|hr|hrs|min|yo|ft|in|cm|mm|km|mph|yr|yrs|d)?$")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _SPACED = re.compile(r"(?<![a-z])(?:[a-z][ ._\-*]){2,}[a-z](?![a-z])")
-_SPACED_QUICK = re.compile(r"[ ._\-*][a-z][ ._\-*][a-z](?:[ ._\-*]|$)|^[a-z][ ._\-*][a-z][ ._\-*]")
+# A quick test for "could _SPACED match": two patterns, because an alternation with a "^" branch keeps
+# the regex engine from skipping ahead to the separator characters.
+_SPACED_INNER = re.compile(r"[ ._\-*][a-z][ ._\-*][a-z](?:[ ._\-*]|$)")
+_SPACED_START = re.compile(r"[a-z][ ._\-*][a-z][ ._\-*]")
+
+
+def _spaced_quick(low: str) -> bool:
+    return _SPACED_INNER.search(low) is not None or _SPACED_START.match(low) is not None
 _REPEAT = re.compile(r"([a-z])\1{2,}")
 
 
@@ -134,7 +141,7 @@ def normalize(text: str) -> Normalized:
     if _HAS_LEET.search(low):
         low = _apply_leet(low)
     # 3 and 4 delete characters: rebuild the offsets only when they fire.
-    for quick, pattern, repl in ((_SPACED_QUICK.search, _SPACED, _join_spaced), (_has_triple, _REPEAT, _shrink_repeat)):
+    for quick, pattern, repl in ((_spaced_quick, _SPACED, _join_spaced), (_has_triple, _REPEAT, _shrink_repeat)):
         if not quick(low):
             continue
         matches = list(pattern.finditer(low))

@@ -1,9 +1,12 @@
 """Risk triage of an incoming post: a tier (none, low, moderate, high, imminent) with its evidence.
 
 The signals follow the order of the C-SSRS screener: wish to be dead, active suicidal thoughts,
-thoughts of a method, intent, a plan, preparatory or actual behaviour, plus self-injury, hopelessness,
-burdensomeness, isolation ("nobody cares about me") and first-person distress ("I'm so depressed"),
-the last four at low: enough to suggest that the supporter asks directly about suicidal thoughts. This is text classification, not screening: the tier picks the assistant's mode and
+thoughts of a method, intent, a plan, preparatory or actual behaviour, plus self-injury, hopelessness
+(giving up, "what's the use", entrapment: "I feel trapped", "no escape from this pain"),
+burdensomeness, isolation ("nobody cares about me") and first-person distress ("I'm so depressed",
+"I can't stop crying", "I just need someone to talk to"), the last four at low: enough to suggest
+that the supporter asks directly about suicidal thoughts. Passive ideation is also read in indirect
+words ("I just want out", "I don't think I want to live", "I won't last much longer"). This is text classification, not screening: the tier picks the assistant's mode and
 the guidance shown to the supporter, it is not a clinical rating.
 
 How a tier is reached
@@ -25,7 +28,8 @@ Negation, reported speech, quotation and the past
 A match is looked at in its clause and sentence before it counts:
 
 * **negated** - a negator governs it ("I don't want to die", "I'm not suicidal", "I would never kill
-  myself"). Phrases whose meaning *is* negative ("I don't want to live", "I don't want to wake up")
+  myself"). A struggle against the urge is not a negation: "trying not to kms", "a reason not to end
+  my life", "I regret not ending it" count. Phrases whose meaning *is* negative ("I don't want to live", "I don't want to wake up")
   are their own positive rules, so negation never hides them.
 * **reported** - the sentence reports someone else's words or state: a third-person subject is the
   nearest subject ("my friend said she wanted to die", "he is suicidal"), or a reporting verb with a
@@ -134,37 +138,119 @@ class Pattern:
 
     Python's regex engine scans fast only when a pattern starts with a literal; a leading ``\\b`` or
     an alternation of groups defeats that. So each top-level alternative is compiled on its own with
-    its leading ``\\b`` removed, and the word boundary is checked on each match instead. Each
-    alternative also knows the substrings one of which every match contains (``_required_literal``):
-    it is skipped when none is in the text, and a long text is scanned only around them. A test runs
-    every fixture with and without these shortcuts and requires the same result.
+    its leading ``\\b`` removed, and the word boundary is checked on each match instead. An
+    alternative that itself starts with a group of alternatives, ``(?:want|need|wish)\\s+to ...``, is
+    split once more into one branch per alternative (``want\\s+to ...``, ...), each of which starts
+    with a literal; the branches of one alternative are then merged exactly as the regex engine would
+    have matched the group (leftmost start first, the earlier branch on a tie, no overlaps). Each
+    branch also knows the substrings every match contains (``_required_literal``): it is skipped when
+    they are not in the text, and a long text is scanned only around them. A test runs every fixture
+    with and without these shortcuts and requires the same result.
     """
 
     def __init__(self, pattern: str):
         self.pattern = pattern
         self.parts: list[tuple[re.Pattern, bool, tuple[str, ...]]] = []
+        self.groups: list[tuple[int, ...]] = []  # indexes into parts: the branches of one alternative
         for alt in _split_top(pattern):
             boundary = alt.startswith("\\b")
-            rx = re.compile(alt[2:] if boundary else alt)
-            self.parts.append((rx, boundary, _required_literal(rx.pattern)))
+            body = alt[2:] if boundary else alt
+            members = []
+            for branch in _distribute(body):
+                rx = re.compile(branch)
+                self.parts.append((rx, boundary, _required_literal(rx.pattern)))
+                members.append(len(self.parts) - 1)
+            self.groups.append(tuple(members))
+        self.need: list[int] = []  # per part, the requirement bits every match satisfies (see ``_need``)
 
-    def spans(self, text: str, windows: bool = True, has=None) -> list[tuple[int, int]]:
+    def _may_match(self, i: int, text: str, has, present: "_Presence | None") -> bool:
+        """False when part ``i`` cannot match: a string every match contains is not in the text."""
+        if present is not None:
+            return not self.need[i] & present.missing
+        literal = self.parts[i][2]
+        return not literal or any(map(has, literal))
+
+    def spans(self, text: str, windows: bool = True, has=None, present: "_Presence | None" = None) -> list[tuple[int, int]]:
         out = []
         has = has or text.__contains__
-        for rx, boundary, literal in self.parts:
-            if literal and not any(map(has, literal)):  # every match contains one of these
+        if present is not None:  # the fast path: one integer test per part
+            missing = present.missing
+            need = self.need
+            may = [not need[i] & missing for i in range(len(need))]
+        else:
+            may = [self._may_match(i, text, has, None) for i in range(len(self.parts))]
+        for members in self.groups:
+            if len(members) == 1:
+                i = members[0]
+                if not may[i]:
+                    continue
+                rx, boundary, literal = self.parts[i]
+                if windows and literal and len(text) > _WINDOW_MIN:
+                    ranges = _windows(text, literal)
+                else:
+                    ranges = [(0, len(text))]
+                for a, b in ranges:
+                    for m in rx.finditer(text, a, b):
+                        s, e = m.span()
+                        if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
+                            continue
+                        out.append((s, e))
                 continue
-            if windows and literal and len(text) > _WINDOW_MIN:
-                ranges = _windows(text, literal)
-            else:
-                ranges = [(0, len(text))]
-            for a, b in ranges:
-                for m in rx.finditer(text, a, b):
-                    s, e = m.span()
-                    if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
-                        continue
-                    out.append((s, e))
+            active = [self.parts[i][0] for i in members if may[i]]
+            if not active:
+                continue
+            boundary = self.parts[members[0]][1]
+            # What ``finditer`` on ``(?:b1|b2|...)rest`` gives: at the leftmost position where any
+            # branch matches, the first branch (in order) that matches there; then on from its end.
+            nexts = [rx.search(text) for rx in active]
+            pos = 0
+            while True:
+                best = None
+                for k, rx in enumerate(active):
+                    m = nexts[k]
+                    if m is not None and m.start() < pos:
+                        m = nexts[k] = rx.search(text, pos)
+                    if m is not None and (best is None or m.start() < best.start()):
+                        best = m
+                if best is None:
+                    break
+                s, e = best.span()
+                pos = e if e > s else e + 1
+                if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
+                    continue
+                out.append((s, e))
         return out
+
+
+def _distribute(body: str) -> list[str]:
+    """``(?:a|b)rest`` -> [``arest``, ``brest``]; anything else -> [body]."""
+    if not body.startswith("(?:"):
+        return [body]
+    depth, i = 0, 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i += 1
+            if body[i:i + 1] == "]":
+                i += 1
+            while i < len(body) and body[i] != "]":
+                i += 2 if body[i] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                break
+        i += 1
+    if i >= len(body) or body[i + 1:i + 2] in ("?", "*", "+", "{"):
+        return [body]  # the group is repeated or optional: not a plain choice of prefixes
+    branches = _split_top(body[3:i])
+    if len(branches) < 2 or any(not b for b in branches):
+        return [body]
+    return [b + body[i + 1:] for b in branches]
 
 
 _WINDOW_MIN = 1500  # texts longer than this are scanned only around the literals a match needs
@@ -192,13 +278,16 @@ def _windows(text: str, literals: tuple[str, ...]) -> list[tuple[int, int]]:
     return merged
 
 
-def _required_literal(pattern: str) -> tuple[str, ...]:
+def _required_literal(pattern: str, cap: int = 12, every: bool = False):
     """Substrings of which every match of ``pattern`` must contain at least one (empty: unknown).
 
     Read from the parsed pattern: a run of literal characters in the top-level sequence is required;
     an alternation is required as "one of" when each of its branches has a requirement; a repeat with
     a minimum of one requires what its body requires. Lookarounds, classes and optional parts end a
     run, so the answer is always safe. Strings shorter than 3 characters are not used.
+
+    With ``every``, the answer is a list of all such requirements of the top-level sequence (a match
+    contains one string of each), for the presence filter; ``cap`` bounds the strings in one.
     """
     try:
         from re import _parser as sre_parse  # Python >= 3.11
@@ -209,8 +298,10 @@ def _required_literal(pattern: str) -> tuple[str, ...]:
     def score(req: tuple[str, ...]) -> tuple[int, int]:
         return (min(len(x) for x in req), -len(req)) if req else (0, 0)
 
-    def best_of(seq) -> tuple[str, ...]:
-        options: list[tuple[str, ...]] = []
+    top: list[tuple[str, ...]] = []
+
+    def best_of(seq, is_top: bool = False) -> tuple[str, ...]:
+        options: list[tuple[str, ...]] = top if is_top else []
         run: list[str] = []
 
         def flush() -> None:
@@ -232,15 +323,17 @@ def _required_literal(pattern: str) -> tuple[str, ...]:
                 inner = best_of(av[2])
             else:
                 inner = ()
-            if inner and len(inner) <= 12:
+            if inner and len(inner) <= cap:
                 options.append(inner)
         flush()
         return max(options, key=score) if options else ()
 
     try:
-        req = best_of(sre_parse.parse(pattern))
+        req = best_of(sre_parse.parse(pattern), is_top=True)
     except Exception:  # noqa: BLE001 - an unreadable pattern just gets no shortcut
-        return ()
+        return [] if every else ()
+    if every:
+        return [o for o in dict.fromkeys(top) if score(o)[0] >= 3]
     return req if req and score(req)[0] >= 3 else ()
 
 
@@ -275,9 +368,12 @@ def _r(pattern: str) -> Pattern:
 
 
 I_AM = r"(?:i'?m|i am|im)"
+# Words that often sit between "want to" and the verb ("I want to just fucking die").
+INTENS = r"(?:(?:just|simply|really|literally|honestly|fucking|fking|kinda|actually|finally|seriously|badly|desperately|so|truly|genuinely|sometimes|often|still)\s+){0,3}"
+LIVE = r"live(?!\s+(?:with|in|near|at|there|here|alone|together|on|abroad|somewhere|like|off|by|under|close))"
 # Stretched letters are at most doubled after normalisation; a literal first letter keeps scans fast.
 SUICIDE = r"(?:su+i*c+i*d+e+|ssu+i*c+i*d+e+|sewer ?slide|self[- ]?delete)"
-SUICIDAL = r"(?:su+i*c+i*d+a+l+|ssu+i*c+i*d+a+l+)"
+SUICIDAL = r"(?:su+i*c+i*d+i?a+l+|ssu+i*c+i*d+i?a+l+)"
 DIE = r"(?:di+e+|ddi+e+)"
 PILLS = (r"(?:pills|tablets|meds|medication|medicine|sleeping pills|painkillers|paracetamol|tylenol|"
          r"acetaminophen|ibuprofen|insulin|xanax|benadryl|antidepressants|sleeping tablets)")
@@ -292,8 +388,8 @@ THIRD_PARTY = (r"(?:he|she|they|he's|she's|they're|hes|shes|his|her|him|them|the
 RULES: tuple[Rule, ...] = (
     # -- wish to be dead / passive ideation (low)
     Rule("wish_dead.want_to_die", "wish_dead", "low", _r(
-        rf"\b(?:wants?|wanted|wanting|wanna|wana|wish(?:ed|es|ing)?|longing|ready|would like)\s+(?:to\s+)?(?:just\s+|simply\s+|really\s+)?{DIE}\b"
-        rf"|\bhope\s+i\s+(?:just\s+)?{DIE}\b"), hyperbole=True),
+        rf"\b(?:wants?|wanted|wanting|wanna|wana|wish(?:ed|es|ing)?|longing|ready|would like)\s+(?:to\s+)?{INTENS}{DIE}\b"
+        rf"|\b(?:hope|hopefully)\s+i\s+(?:just\s+)?{DIE}\b|\bwant\s+(?:me|myself)\s+dead\b"), hyperbole=True),
     Rule("wish_dead.wish_i_was_dead", "wish_dead", "low", _r(
         r"\bwish(?:ed)?\s+(?:that\s+)?i\s+(?:was|were|could be|'d be|would be)\s+(?:dead|gone|never born|not alive|not here|not born)\b"
         r"|\bwish(?:ed)?\s+(?:that\s+)?i\s+(?:could\s+)?(?:just\s+)?(?:disappear|vanish|stop existing|cease to exist|not exist|had never been born|was never born|wasn'?t born|didn'?t exist|never existed|could die)\b"),
@@ -303,7 +399,7 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:sleep|asleep)\s+(?:and\s+)?(?:never|not)\s+wake\s+up\b|\bsleep\s+forever\b|\beternal\s+sleep\b"
         r"|\bhope\s+i\s+(?:don'?t|never|won'?t)\s+wake\s+up\b|\bnot\s+wake\s+up\s+(?:again|tomorrow|in the morning)\b")),
     Rule("wish_dead.dont_want_to_live", "wish_dead", "low", _r(
-        r"\b(?:don'?t|do not|dont|no longer|never)\s+(?:really\s+)?(?:want|wanna|wish)\s+(?:to\s+)?(?:live(?!\s+(?:with|in\s+(?:a|an|the|that|my\s+(?:own|car|parents))|near|at|there|here|alone|together|on\s+my\s+own|abroad|somewhere|like\s+(?:that|them))\b)|be alive|exist|be here any ?more|be on this earth|be in this world|go on living|continue living|keep living|keep going|go on(?=\s*(?:[.!,]|(?=\n)|\Z|like\s+this|any\s?more|with\s+(?:life|this|my\s+life))))\b"
+        r"\b(?:don'?t|do not|dont|no longer|never)\s+(?:really\s+)?(?:want|wanna|wish)\s+(?:to\s+)?(?:live(?!\s+(?:with|in\s+(?:a|an|the|that|my\s+(?:own|car|parents))|near|at|there|here|alone|together|on\s+my\s+own|abroad|somewhere|like\s+(?:that|them))\b)|be alive|exist|be here(?:\s+any ?more)?(?!\s+(?:at|for|with|when|on|in|if|unless|during|tomorrow|next|on\s+my\s+own|alone))|be on this earth|be in this world|go on living|continue living|keep living|keep going|go on(?=\s*(?:[.!,]|(?=\n)|\Z|like\s+this|any\s?more|with\s+(?:life|this|my\s+life))))\b"
         r"|\b(?:don'?t|do not|dont)\s+want\s+(?:this|my)\s+life\s+any ?more\b")),
     Rule("wish_dead.better_off_dead", "wish_dead", "low", _r(r"\bbetter off dead\b")),
     Rule("wish_dead.disappear", "wish_dead", "low", _r(
@@ -319,7 +415,7 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:don'?t|do\s+not|dont|never)\s+(?:really\s+|even\s+)?(?:deserve|see\s+why\s+i\s+should)\s+(?:to\s+)?(?:be\s+alive|live|exist|be\s+here|be\s+born)\b"
         r"|\b(?:wasn'?t|was\s+not|am\s+not|i'?m\s+not|never)\s+meant\s+to\s+(?:be\s+(?:here|alive|born)|exist|live)\b"
         rf"|\bfeel(?:ing|s)?\s+like\s+(?:dying|{DIE}|death)\b(?!\s+(?:of|from|laughing|inside\s+(?:from|of)))"
-        rf"|\b(?:wish|wishing|hope|hoping|pray|praying)\s+(?:that\s+)?(?:i\s+(?:would|could|will|get|got|catch|just)|something|someone|a\s+(?:car|bus|truck|train))\b[^.!?]{{0,40}}?\b(?:{DIE}|kills?\s+me|dead|hits?\s+me|crash\w*)\b"
+        rf"|\b(?:wish|wishing|hope|hoping|pray|praying)\s+(?:that\s+)?(?:i\s+(?:would|could|will|get|got|catch|just)|i'd|something|someone|(?:a|an|some)\s+(?:car|bus|truck|train|disease|illness|accident|stray\s+bullet))\b[^.!?]{{0,40}}?\b(?:{DIE}|kills?\s+me|dead|hits?\s+me|crash\w*|(?:takes?|took|snatch\w*)\s+me(?:\s+away)?)\b"
         r"|\bcan'?t\s+(?:see|imagine)\s+(?:myself|me)\s+(?:making\s+it|living|surviving|being\s+alive|alive|getting\s+old|growing\s+old)\b"),
         self_marked=True, hyperbole=True),
     Rule("wish_dead.thinking_of_death", "wish_dead", "low", _r(
@@ -327,7 +423,7 @@ RULES: tuple[Rule, ...] = (
     Rule("wish_dead.passively_suicidal", "wish_dead", "low", _r(rf"\bpassive(?:ly)?\s+{SUICIDAL}\b|\bpassive\s+(?:suicidal\s+)?ideation\b")),
     # -- hopelessness (low)
     Rule("hopelessness.no_reason_to_live", "hopelessness", "low", _r(
-        r"\b(?:no|nothing|any|zero)\s+(?:reason|point|purpose|will)\s+(?:to|in|of|for)\s+(?:live|living|life|being alive|go on|going on|keep going|carry on|continue(?:\s+living|\s+on|\s*[.!?,]|\s*(?:(?=\n)|\Z))|stay alive|existing|exist)\b"
+        r"\b(?:no|nothing|any|zero)\s+(?:reason|point|purpose|will)\s+(?:to|in|of|for)\s+(?:live|living|life|being alive|go on|going on|keep going|keep\s+on\s+(?:going|living|existing)|keep\s+(?:living|existing)|carry on|continue(?:\s+living|\s+on|\s*[.!?,]|\s*(?:(?=\n)|\Z))|stay alive|existing|exist)\b"
         r"|\bnothing\s+(?:left\s+)?to\s+live\s+for\b|\b(?:reason|reasons)\s+to\s+(?:live|stay alive)\b(?=[^.!?]{0,20}\?)")),
     Rule("hopelessness.not_worth_living", "hopelessness", "low", _r(
         r"\b(?:life|living|my life|existence|it)\s+(?:isn'?t|is not|ain'?t|is no longer|not|no longer|was never)\s+worth\s+(?:living|it any ?more|continuing|anything)\b|\bnot\s+worth\s+living\b"
@@ -343,7 +439,7 @@ RULES: tuple[Rule, ...] = (
         r"|\bi\s+(?:just\s+)?(?:can'?t|cannot|cant)\s+keep\s+(?:doing|living|going\s+on\s+like)\s+this\b"
         r"|\b(?:don'?t|do\s+not|dont)\s+know\s+how\s+(?:to|much\s+longer\s+i\s+can)\s+(?:keep\s+going|go\s+on|carry\s+on|keep\s+living|hold\s+on)\b"
         r"|\bi\s+(?:give|gave|have given|'ve given)\s+up\s+on\s+(?:life|everything|living|myself)\b"
-        r"|\b(?:tired|sick|exhausted|weary)\s+of\s+(?:living|being alive|life|existing|this life|my life|being me|fighting|everything|waking up|trying|it all|feeling like this|being (?:alive|here|me|like this|sad|depressed|miserable))\b"
+        r"|\b(?:tired|sick|exhausted|weary|fed\s+up)\s+(?:of|with)\s+(?:living|being alive|life|existing|this life|my life|being me|fighting|everything|waking up|trying|it all|feeling like this|being (?:alive|here|me|like this|sad|depressed|miserable))\b"
         r"|\b(?:i'?m|i am|im)\s+(?:just\s+|so\s+|so\s+fucking\s+|fucking\s+|really\s+|honestly\s+)?done\s+with\s+(?:life|living|everything|it all|this life|existing|trying|this world|being alive|fighting)\b"
         r"|\b(?:i'?m|i am|im)\s+(?:just|so|so\s+fucking|fucking|really|honestly)\s+done\s*(?:[.!]|(?=\n)|\Z)")),
     Rule("hopelessness.hopeless", "hopelessness", "low", _r(
@@ -366,6 +462,14 @@ RULES: tuple[Rule, ...] = (
         r"|\bmy\s+(?:severe\s+|crippling\s+|chronic\s+|major\s+|clinical\s+)?depression\b(?!\s+(?:is\s+(?:better|gone|under\s+control|in\s+remission)|has\s+(?:improved|lifted)))|\bfuck\s+my\s+life\b|\bfml\b"), self_marked=True),
     Rule("burden.better_off_without_me", "burden", "low", _r(
         r"\b(?:be|are|is|been|would be|'d be|will be|be so much|be a lot)\s+(?:so\s+much\s+|a\s+lot\s+|much\s+)?(?:better\s+off|happier|better)\s+without\s+me\b"
+        r"|\b(?:world|everyone|everybody|they|my\s+family|people)\s+(?:would|will)\s+be\s+(?:a\s+)?better\s+(?:place\s+)?(?:off\s+)?if\s+i\s+(?:was|were|wasn'?t|weren'?t)\s+(?:gone|dead|here|around|alive|out\s+of\s+the\s+(?:picture|way))\b"
+        r"|\b(?:better|easier)\s+(?:off\s+)?(?:for\s+(?:everyone|everybody|them|my\s+family)\s+)?(?:if|when|once)\s+i\s+(?:just\s+)?(?:cease\s+to\s+exist|stop\s+existing|die|disappear(?:ed)?|(?:am|was|were|'m)\s+(?:gone|dead)|go\s+away|kill\s+myself|end\s+it)\b"
+        r"|\bdo\s+(?:everyone|everybody|the\s+world|them|my\s+family)\s+a\s+favou?r\s+(?:and|by)\s+(?:just\s+)?(?:dying|leaving|disappearing|killing|ending|going|not\s+being)"
+        r"|\b(?:better|easier|help)\b[^.!?]{0,60}?\bme\s+(?:being\s+)?(?:out\s+of|gone\s+from)\s+the\s+(?:picture|situation|way)\b"
+        r"|\b(?:won'?t|will\s+not|never)\s+have\s+to\s+(?:deal\s+with|worry\s+about|put\s+up\s+with|take\s+care\s+of)\s+me\s+(?:again|any\s?more|ever\s+again)\b"
+        r"|\bmy\s+(?:death|suicide|absence|being\s+gone)\s+(?:would|will|could)\s+(?:\w+\s+)?(?:improve|help|benefit|free|relieve|make\s+(?:things|everything|their\s+lives|life))\b"
+        r"|\bi\s+(?:just\s+|only\s+|always\s+)?(?:disappoint|let\s+down|fail|ruin\s+(?:things|everything)\s+for)\s+everyone\b"
+        r"|\bi\s+(?:only|just)\s+(?:bring|cause)\s+(?:\w+\s+)?(?:pain|trouble|problems|misery|suffering)\s+(?:to|for)\s+(?:everyone|everybody|people|my\s+family|them|those)"
         r"|\bbetter\s+off\s+(?:if|when)\s+i(?:'m|\s+am|\s+was|\s+were|'d)?\s+(?:gone|dead|not (?:here|around|alive)|didn'?t exist|wasn'?t (?:here|around|alive)|never existed|disappeared|died)\b"
         r"|\b(?:everyone|everybody|no one|nobody|they|my family)\s+(?:would|will)\s+(?:even\s+)?(?:miss|notice|care|be happier|be better)\s+(?:me\s+|if\s+i\s+(?:was|were|died|disappeared|was gone|were gone))"), self_marked=True),
     Rule("burden.i_am_a_burden", "burden", "low", _r(
@@ -373,22 +477,85 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:easier|better)\s+(?:on|for)\s+(?:my\s+family|everyone|everybody|them|my\s+parents|my\s+friends)\s+(?:if\s+i|without\s+me|when\s+i'?m\s+gone)"
         r"|\b(?:i'?m|i\s+am|im)\s+(?:just\s+)?(?:the\s+(?:root|cause|source)\s+of\s+(?:all\s+)?(?:everyone|everybody|my\s+family'?s?|their|the\s+family'?s?)|ruining\s+everyone'?s?)"
         r"|\bburden\s+(?:to|on|for)\s+(?:everyone|everybody|my family|my friends|my parents|others|people|them|those around me)\b")),
+    # -- passive ideation in indirect words (low): "I want out", "I don't think I want to live",
+    #    "I won't last much longer", "I'd rather never wake up", "I can't see myself in five years"
+    Rule("wish_dead.indirect", "wish_dead", "low", _r(
+        r"\b(?:want|wanna)\s+out\s*(?:[.!]|(?=\n)|\Z|of\s+(?:this\s+(?:life|world|existence)|life|existence))|\b(?:want|wanna|need)\s+(?:to\s+)?(?:get\s+)?out\s+of\s+(?:this\s+(?:life|world|existence)|life|existence)\b"
+        r"|\b(?:want|wanna|ready)\s+(?:to\s+)?be\s+done\s+(?:here|with\s+(?:it\s+all|everything|life|living|this\s+life|existing|this\s+world|being\s+alive))\b"
+        rf"|\b(?:don'?t|do\s+not|dont)\s+(?:think|know\s+if|know\s+whether)\s+i\s+(?:really\s+|even\s+|still\s+)?(?:want|wanna)\s+(?:to\s+)?(?:{LIVE}|exist|be\s+(?:here|alive)|keep\s+(?:going|living)|go\s+on|wake\s+up|stay\s+alive)\b"
+        rf"|\b(?:doubts?|unsure|not\s+sure|no\s+longer\s+sure)\s+(?:about|if|whether|that)\s+(?:i\s+)?(?:still\s+)?(?:want(?:ing)?|wanna)\s+(?:to\s+)?(?:keep\s+going|{LIVE}|stay\s+alive|be\s+alive|go\s+on|exist|continue\s+living|keep\s+living)\b"
+        r"|\bnot\s+sure\s+(?:if|whether)\s+i'?m\s+(?:still\s+)?going\s+to\s+(?:live|be\s+(?:alive|here|around)|survive)\b(?!\s+(?:with|in|at|on|there|here))"
+        r"|\bi\s+(?:don'?t|do\s+not|dont)\s+(?:really\s+|even\s+)?(?:value|care\s+about|care\s+for)\s+my\s+(?:own\s+)?life\b"
+        r"|\b(?:rather|prefer\s+to)\s+(?:just\s+)?never\s+wake\s+up\b|\b(?:want|wanna|need|wish\s+i\s+could)\s+(?:to\s+)?(?:just\s+)?(?:rest|sleep)\s+forever\b"
+        r"|\b(?:can'?t|cannot|couldn'?t|don'?t|do\s+not)\s+(?:see|imagine|picture)\s+(?:myself|me)\s+(?:(?:living\s+|being\s+alive\s+|being\s+here\s+|alive\s+|here\s+)?(?:in|at)\s+(?:a\s+few|five|ten|\d+)\s+years|(?:a\s+few|five|ten|\d+)\s+years\s+from\s+now|in\s+the\s+future|(?:being\s+)?(?:alive|here|around)\s+(?:in|by|next|much\s+longer))"
+        r"|\bi\s+(?:won'?t|will\s+not|wont|don'?t\s+think\s+i(?:'ll|\s+will|\s+can))\s+(?:last|survive|be\s+(?:here|around|alive))\s+(?:long|much\s+longer|another\s+(?:year|month|week|day|night)|the\s+(?:year|week|month|night)|this\s+(?:year|week|month)|enough)\b(?!\s+(?:in|at|on|with|without|if|unless|there|here|for|to)\b)"
+        r"|\b(?:crave|craving|long\s+for|longing\s+for|yearn(?:ing)?\s+for|welcome|pray\s+for|praying\s+for)\s+death\b|\bmy\s+time\s+to\s+(?:go|leave\s+this\s+world|die)\b"
+        r"|\b(?:don'?t|do\s+not|dont|not)\s+plan(?:ning)?\s+(?:on|to)\s+(?:living|live|being\s+alive|being\s+around|sticking\s+around)\s+(?:much\s+)?(?:long|longer|past|beyond|more\s+than|until|to\s+see)\b"
+        r"|\b(?:little|no|zero)\s+(?:desire|will|wish|motivation)\s+(?:left\s+)?to\s+(?:exist|live|be\s+alive|keep\s+going|go\s+on|stay\s+alive)\b|\b(?:don'?t|do\s+not)\s+care\s+enough\s+to\s+(?:live|keep\s+going|stay\s+alive)\b"
+        r"|\bcan'?t\s+afford\s+to\s+(?:live|keep\s+living|be\s+alive)\s+any\s?more\b"
+        r"|\bi\s+(?:won'?t|will\s+not|wont)\s+survive\s*(?:[.!]|(?=\n)|\Z)|\bi\s+(?:can'?t|cannot|cant)\s+survive\s+(?:this|that|much\s+longer|any\s?more|another)\b"),
+        self_marked=True),
+    # -- hopelessness in other words (low): "I give up", "losing the will to live", "it's never going to end"
+    Rule("hopelessness.give_up", "hopelessness", "low", _r(
+        r"\bi(?:'ve|\s+have|\s+just|\s+finally|\s+officially)?\s+(?:just\s+|completely\s+|officially\s+|finally\s+)?(?:give|gave|given)\s+up(?:\s+on\s+(?:life|everything|living|myself|hope|trying(?=\s*(?:[.!,]|(?=\n)|\Z))|getting\s+better|the\s+future|my\s+(?:life|future|self)|ever\s+\w+)\b|\s*(?:[.!]|(?=\n)|\Z))"
+        r"|\bi'?m\s+(?:just\s+|finally\s+)?giving\s+up\s*(?:[.!]|(?=\n)|\Z|on\s+(?:life|everything|living|myself|hope))"
+        r"|\b(?:losing|lost|lose|loosing)\s+(?:all\s+|the\s+|a\s+|my\s+|any\s+)?(?:will|desire|motivation|reason|strength)\s+to\s+(?:live|keep\s+going|go\s+on|carry\s+on|keep\s+living|exist|be\s+alive|stay\s+alive|(?:continue|fight)(?=\s*(?:[.!,]|(?=\n)|\Z)|\s+any\s?more))\b"
+        r"|\bi(?:'ve|\s+have)?\s+(?:lost|losing|no)\s+(?:all\s+|any\s+)?hope\b(?!\s+(?:of|that|in\s+(?:the|this|getting|them|him|her)|for\s+(?:the|this|them|him|her)))"
+        r"|\b(?:it'?s|it\s+is|this\s+is|life\s+is|(?:this|the|my)\s+(?:pain|depression|suffering|hell)\s+is)\s+never\s+going\s+to\s+(?:end|stop|get\s+better|go\s+away)\b"
+        r"|\bnothing\s+(?:is|feels|seems)\s+(?:good|worth\s+it|worth\s+living\s+for)\s+any\s?more\b(?!\s+(?:on|at|in|about|from|since)\b)"
+        r"|\bwhat'?s\s+the\s+use(?:\s+(?:of\s+)?(?:living|trying|anything|life|going\s+on|being\s+alive|any\s?more))?\s*(?:\?|\.\.|(?=\n)|\Z)"
+        r"|\b(?:don'?t|do\s+not|dont|can'?t|cannot|cant)\s+see\s+(?:a|any|my)\s+future(?:\s+for\s+(?:me|myself)|\s+any\s?more|\s*(?:[.!,]|(?=\n)|\Z))|\bi\s+(?:see|have)\s+no\s+future\b"
+        r"|\b(?:can'?t|cannot|cant|don'?t\s+think\s+i\s+can)\s+(?:hold\s+on|hang\s+on|keep\s+this\s+up|do\s+this|take\s+(?:it|this|much\s+more))\s+(?:much|a\s+lot|any|for\s+much)\s+longer\b(?!\s+(?:to|with|for|at|in)\b)"
+        r"|\bhow\s+much\s+longer\s+i\s+can\s+(?:take|do\s+this|hold\s+on|keep\s+going|go\s+on|last|survive|handle)\b"
+        r"|\bi\s+(?:have|'ve\s+got|got)\s+nothing\s+left\b(?!\s+(?:to\s+(?:say|give|do|add|pay|spend)|in\s+(?:my|the|savings)|after|for|of\s+(?:my|the)\s+(?:money|savings|loan|budget)|over))"
+        r"|\b(?:my|this)\s+life\s+is\s+(?:basically\s+|already\s+|just\s+)?(?:over|ruined|a\s+joke|falling\s+apart|not\s+going\s+anywhere)\b(?!\s+(?:if|unless|when|once|until)\b)|\bno\s+(?:more\s+)?energy\s+left\s+(?:for|to)\s+(?:life|living|this|fight|keep|go\s+on|anything)"
+        r"|\bi'?m\s+(?:so\s+|just\s+|really\s+)?done\s+for\s+real\s*(?:[.!,]|(?=\n)|\Z)|\bfeeling\s+(?:just\s+about\s+|pretty\s+much\s+|so\s+)?done\s*(?:[.!]|(?=\n)|\Z|with\s+(?:life|everything|it\s+all))"),
+        self_marked=True, hyperbole=True),
+    # -- entrapment (low): "I feel trapped", "there's no escape from this pain"
+    Rule("hopelessness.trapped", "hopelessness", "low", _r(
+        r"\b(?:i'?m|i\s+am|im|i\s+feel|feeling|i'?ve\s+been\s+feeling|i\s+feel\s+like\s+i'?m)\s+(?:so+\s+|completely\s+|totally\s+|utterly\s+|just\s+|really\s+)*(?:trapped(?!\s+(?:in|into)\s+(?:a|an|the|this|my)\s+(?:\w+\s+)?(?:contract|lease|tenancy|mortgage|loan|job|car|room|lift|elevator|traffic))|stuck\s+in\s+(?:this|my|a|an)\s+(?:\w+\s+)?(?:life|hell|existence|cycle|loop|nightmare|darkness|hole))\b"
+        r"|\bno\s+(?:escape|way\s+out)\s+(?:from|of)\s+(?:this|my|the)\s+(?:pain|life|hell|misery|suffering|feelings?|head|mind|thoughts|darkness)\b|\bthere'?s\s+no\s+escape\b|\bescape\b[^.!?\n]{0,20}\b(?:but|except|other\s+than|is|than)\s+(?:death|dying|suicide)\b"
+        r"|\b(?:can'?t|cannot|cant)\s+escape\s+(?:this|my|the|these)\s+(?:pain|life|hell|misery|suffering|feelings?|thoughts|head|mind|darkness)\b"),
+        self_marked=True),
+    # -- first-person emotional pain and reaching out (low): "I'm so broken", "I can't stop crying",
+    #    "I just need someone to talk to", "I'm not okay". Low asks the supporter to ask directly.
+    Rule("distress.emotional_pain", "distress", "low", _r(
+        rf"\b(?:{I_AM}|i\s+feel|i'?ve\s+been\s+feeling|i\s+have\s+been\s+feeling|i'?ve\s+been|i\s+have\s+been|i\s+feel\s+like\s+i'?m|feeling)\s+(?:so+\s+|really\s+|very\s+|extremely\s+|incredibly\s+|just\s+|fucking\s+|completely\s+|totally\s+|utterly\s+|deeply\s+|super\s+|always\s+|constantly\s+|still\s+|pretty\s+)*"
+        r"(?:sad|(?:so|really|very)\s+low(?!\s+(?:on|in|income|paid|risk|key|level|cost|battery|budget))|useless(?!\s+(?:at|with|in|when))|broken(?!\s+(?:into|in\b|up\s+with|after|from|by\s+(?:the|this|that)))|lonely|worthless|miserable|hopeless|like\s+(?:shit|crap|garbage|trash|a\s+burden|nothing|a\s+failure|a\s+waste|dying|i'?m\s+dying)|(?:such\s+)?a\s+(?:complete\s+|total\s+|huge\s+|fucking\s+)?failure(?!\s+(?:at|in|to|of|with|as\s+a\s+(?:teacher|parent)))|empty|"
+        r"not\s+(?:okay|ok|alright|fine|doing\s+(?:well|okay|ok|good))(?!\s+(?:with|to|about|for|if|that|paying|losing))|falling\s+apart|breaking\s+down|spiral(?:l)?ing|suffering(?!\s+(?:from|with)\s+(?:a|an|the|my)\s+(?!depression|anxiety|ptsd|bpd))|in\s+(?:so\s+much\s+|a\s+lot\s+of\s+)?(?:emotional\s+)?pain(?!\s+(?:in|from|after|since|when))|"
+        r"(?:so\s+)?alone(?!\s+(?:in\s+(?:the|my|a)\s+(?:house|flat|office|car|room|apartment|classroom))|\s+(?:at|on|with|for|today|tonight|this))|isolated|a\s+mess|a\s+wreck|lost\s+(?:in\s+life|and\s+alone))\b"
+        r"|\b(?:can'?t|cannot|cant)\s+stop\s+(?:crying|sobbing|shaking)\b(?!\s+(?:at|over|during|watching|reading|laughing|with\s+(?:joy|happiness|laughter))\b)|\bcr(?:y|ied|ying)\s+(?:myself\s+to\s+sleep|every\s+(?:day|night|single)|all\s+(?:day|night)|for\s+hours|so\s+much|so\s+hard)\b"
+        r"|\b(?:it|this|everything|life|the\s+pain|my\s+heart)\s+hurts\s+(?:so\s+much|too\s+much|so\s+bad)\b|\bi\s+(?:fucking\s+|just\s+)?hate\s+(?:everything|it\s+here|this\s+(?:life|world|feeling))\b"
+        r"|\bmy\s+mental\s+health\s+(?:is|has\s+been|keeps)\s+(?:so\s+|really\s+|getting\s+)?(?:bad|awful|terrible|worse|declining|spiral\w*|at\s+(?:an\s+all\s+time\s+)?(?:low|rock\s+bottom))\b"
+        r"|\bi\s+(?:just\s+|really\s+)?(?:don'?t|do\s+not|dont)\s+know\s+what\s+to\s+do\s+(?:with\s+(?:myself|my\s+life)|any\s?more)\b|\bi'?m\s+at\s+(?:my\s+)?(?:rock\s+bottom|breaking\s+point|lowest)\b"),
+        self_marked=True),
+    Rule("distress.reaching_out", "distress", "low", _r(
+        r"\bneed\s+(?:someone|somebody|anyone|anybody|a\s+friend)\s+(?:to\s+(?:talk|vent|listen|chat)(?:\s+to(?:\s+me)?)?\b|right\s+now\b|\s*(?:[.!?]|(?=\n)|\Z))(?!(?:\s+to)?\s+about\s+(?!(?:how\s+i|my\s+(?:feelings|thoughts|depression|life|problems|mental|issues|pain)|what'?s?\s+going\s+on|this|it|everything)\b))"
+        r"|\bneed\s+to\s+talk\s+to\s+(?:someone|somebody|anyone|anybody)\b(?!\s+about\s+(?!(?:how\s+i|my\s+(?:feelings|thoughts|depression|life|problems|mental|issues|pain)|what'?s?\s+going\s+on|this|it|everything)\b))"
+        r"|\b(?:can|could|would|does|will)\s+(?:anyone|someone|somebody|anybody)\s+(?:please\s+)?(?:talk|chat|listen|be\s+there)\s+(?:to|with|for)?\s*me\b"
+        r"|\b(?:anyone|someone|somebody|anybody)\s+(?:want\s+to|wanna|willing\s+to|up\s+to|free\s+to)\s+(?:talk|chat)\b|\bplease\s+(?:someone\s+|somebody\s+|anyone\s+)?(?:talk\s+to\s+me|help\s+me\s+(?:please|i'?m|i\s+can'?t))\b"),
+        self_marked=True),
     # -- active ideation (moderate)
     Rule("active_ideation.kill_myself", "active_ideation", "moderate", _r(
-        r"\b(?:kill+|k+i+l+|unalive|off|hang|shoot|drown|poison|end|suffocate|gas)(?:ing|ed|s)?\s*(?:my\s*self|myself|meself)\b"
-        r"|\bkms\b(?<!\d kms)|\bunaliv(?:e|ing)\b|\bself[- ]?delet(?:e|ing)\b"
-        r"|\b(?:blow|blew|blowing|shoot|shooting|put\s+a\s+bullet\s+(?:in|through))\s+my\s+(?:own\s+)?(?:head|brains?)\b"
+        r"\b(?:kill+|k+i+l+|unalive|off|hang|shoot|drown|poison|end|suffocate|gas|shot|hung|rope|yeet)(?:ing|ed|s)?\s*(?:my\s*self|myself|meself|myslef|mysef|myseld|my\s+own\s+self)\b(?!\s+in\s+the\s+(?:foot|leg))"
+        r"|\b(?:gun|barrel|pistol|revolver)\s+(?:in|into)\s+my\s+mouth\b|\b(?:gonna|going\s+to|want\s+to|wanna|about\s+to|ready\s+to)\s+commit\s*(?:[.!]|(?=\n)|\Z)"
+        r"|\bkms\b(?<!\d kms)|\bunaliv(?:e|ing)\b|\bself[- ]?(?:delet(?:e|ing)|death)\b"
+        r"|\b(?:blow|blew|blowing|shoot|shooting|put\s+a\s+bullet\s+(?:in|through))\s+my\s+(?:own\s+|fucking\s+|damn\s+|goddamn\s+)?(?:head|brains?)\b(?!\s+(?:against|on|off|in|into|over)\b)"
         r"|\b(?:want|wanted|wanna|urge|urges|tempted)\s+to\s+(?:just\s+)?pull\s+(?:the|that)\s+(?:\w+\s+)?trigger\b"
         r"|\b(?:almost|nearly)\s+(?:ended\s+(?:it|my\s+life|things)|killed\s+myself|went\s+through\s+with\s+it)\b"
         r"|\bi(?:'ll|\s+will)\s+(?:soon\s+|finally\s+)?be\s+dead\b(?!\s+(?:tired|serious|meat))"), self_marked=True),
     Rule("active_ideation.end_my_life", "active_ideation", "moderate", _r(
         rf"\b(?:end(?:ing)?|take|taking)\s+(?:my\s+(?:own\s+)?life|my\s+own\s+life|it\s+all)\b(?!\s+(?:with|for)\b)"
-        rf"|\b(?:want|wanna|need|thinking (?:about|of)|think about|going to|gonna|decided|ready|plan(?:ning)?|urge|urges)\s+(?:to\s+)?{END_IT}"), self_marked=False),
+        rf"|\b(?:want|wanna|need|thinking (?:about|of)|think about|going to|gonna|decided|ready|plan(?:ning)?|urge|urges)\s+(?:to\s+)?{INTENS}{END_IT}"
+        rf"|\b(?:find|found|finding|look(?:ing)?\s+for|search(?:ing)?\s+for)\s+(?:a|an|the|some)\s+(?:\w+\s+)?(?:way|method)\s+to\s+{END_IT}|\b(?:easy|quick|painless)\s+way\s+out\b"
+        rf"|\b(?:just|time\s+(?:to\s+)?|means\s+to|decision\s+to|choice\s+to|should\s+i(?:\s+just)?)\s+{END_IT}"), self_marked=False),
     Rule("active_ideation.held_back", "active_ideation", "moderate", _r(
-        r"\b(?:only|one)\s+(?:thing|reason|person|things|reasons)\s+(?:that\s+)?(?:is\s+|are\s+)?(?:keeping|keeps|kept|stopping|stops|stopped|holding)\s+me\s+(?:from\s+(?:doing\s+it|killing|ending|dying|suicide)|alive|here)"
+        r"\b(?:only|one)\s+(?:thing|reason|person|things|reasons)\s+(?:that\s+)?(?:is\s+|are\s+)?(?:keeping|keeps|kept|stopping|stops|stopped|holding)\s+me\s+(?:back\s+)?(?:from\s+(?:doing\s+it|killing|ending|dying|suicide|it\b)|alive|here)"
+        r"|\bif\s+only\s+i\s+had\s+the\s+(?:\w+\s+)?(?:courage|guts|balls|nerve)\s*(?:[.!]|(?=\n)|\Z)"
+        r"|\bonly\s+(?:thing|reason)\s+(?:that\s+|why\s+)?i'?m\s+not\s+(?:dead|gone)\b|\b(?:no|nothing)\s+(?:other\s+|more\s+)?(?:reason|thing|one)\s+(?:left\s+)?(?:is\s+)?(?:holding|keeping)\s+me\s+(?:back|here|alive)\b"
         r"|\bonly\s+reason\s+i(?:'m|\s+am|m)\s+(?:still\s+)?(?:alive|here|breathing)\b|\bonly\s+reason\s+i\s+(?:haven'?t|havent|didn'?t|don'?t)\s+(?:killed|ended|done\s+it|gone\s+through)"
-        rf"|\b(?:courage|guts|balls|bravery|nerve)\s+to\s+(?:finally\s+)?(?:jump|kill|end\s+(?:it|my)|{DIE}|go\s+through\s+with\s+it|pull\s+the\s+trigger)"
-        rf"|\btoo\s+(?:scared|afraid|cowardly|much\s+of\s+a\s+coward|weak|chicken)\s+to\s+(?:kill|end\s+(?:it|my)|{DIE}|go\s+through\s+with\s+it|jump|actually\s+do\s+it)"
+        rf"|\b(?:courage|guts|balls|bravery|nerve)\s+to\s+(?:finally\s+|actually\s+)?(?:jump|kill|end\s+(?:it|my)|{DIE}|go\s+through\s+with\s+it|pull\s+the\s+trigger|do\s+it|(?:fulfil|fulfill|carry\s+out|follow\s+through\s+(?:with|on)|go\s+through\s+with)\s+my\s+plan)"
+        rf"|\btoo\s+(?:scared|afraid|cowardly|much\s+of\s+a\s+coward|weak|chicken)\s+(?:yet\s+|still\s+)?to\s+(?:kill|cut\s+my\s+(?:own\s+)?(?:throat|wrists?)|end\s+(?:it|my)|{DIE}|go\s+through\s+with\s+it|jump|actually\s+do\s+it)"
         r"|\b(?:won'?t|will\s+not|wont)\s+be\s+(?:here|around|alive)\s+(?:for\s+)?(?:much\s+longer|long|any\s?more|next\s+(?:year|week|month)|by\s+(?:then|the\s+end))"), self_marked=True),
     Rule("active_ideation.suicidal", "active_ideation", "moderate", _r(rf"\b(?<!passive )(?<!passively ){SUICIDAL}\b(?!\s+(?:squad|friend|friends|son|daughter|brother|sister|mom|dad|patients|people|person|teens?|students?|clients?|callers?))")),
     Rule("active_ideation.suicide", "active_ideation", "moderate", _r(
@@ -405,6 +572,9 @@ RULES: tuple[Rule, ...] = (
         rf"|\bhow\s+(?:do\s+i|to|can\s+i|would\s+i|could\s+i|should\s+i|does\s+one|do\s+you)\s+(?:kill\s+(?:myself|yourself|oneself)|end\s+(?:it|my\s+life)|commit\s+{SUICIDE}|overdose|hang\s+(?:myself|yourself)|{DIE}\s+(?:painlessly|quickly|peacefully|in\s+my\s+sleep))"
         rf"|\benough\s+(?:\w+\s+)?{PILLS}\b[^.!?]{{0,40}}\?|\bwould\s+(?:it|that|this)\s+(?:kill|take)\s+me\b|\bhow\s+(?:easy|hard|painful|quick|long)\s+(?:is\s+it|would\s+it\s+be)\s+to\s+(?:{DIE}|kill\s+(?:yourself|myself|oneself)|overdose|od|bleed\s+out|hang)"
         rf"|\b(?:easiest|quickest|best|fastest|painless|surest)\b[^.!?]{{0,15}}?\bto\s+kill\s+(?:yourself|myself|oneself|urself)"
+        r"|\b(?:is|does|would|will|how\s+painful\s+is)\s+(?:overdosing|an\s+overdose|od'?ing|hanging|drowning|bleeding\s+out|jumping|slitting\s+(?:your|my)\s+wrists|hanging\s+yourself)\s+(?:\w+\s+)?(?:painful|hurt|quick|painless|fast|work)\b"
+        rf"|\bhow\s+(?:much|many)\s+(?:mg|milligrams|grams|\w+)\s+(?:\w+\s+){{0,6}}?(?:to\s+)?(?:overdose|od|{DIE}|be\s+(?:fatal|lethal))\b"
+        rf"|\b(?:most\s+|least\s+painful\s+|quickest\s+)?painless\s+way\s+to\s+go\b|\bhow\s+(?:much|many)\s+(?:\w+\s+)?{PILLS}\s+(?:will|would|does|do)\s+it\s+take\b"
         rf"|\bkill\s+oneself\b|\b(?:lethal|fatal|deadly)\s+dose\b|\bhow\s+(?:high|far)\s+(?:do|would|does|should)\s+(?:i|you|one|a\s+person)\s+(?:need\s+to|have\s+to)?\s*(?:jump|fall)")),
     # -- intent (high)
     Rule("intent.going_to", "intent", "high", _r(
@@ -424,6 +594,7 @@ RULES: tuple[Rule, ...] = (
     Rule("plan.plan", "plan", "high", _r(
         rf"\bi\s+(?:have|'ve\s+got|made|came\s+up\s+with|'?ve\s+made)\s+a\s+plan\s+(?:to|for|of|on\s+how)\b[^.!?]{{0,30}}?\b(?:kill|end|{DIE}|{SUICIDE}|myself|do\s+it)"
         rf"|\bi(?:'ve|\s+have)\s+(?:planned|been\s+planning|worked\s+out)\s+(?:it|my\s+(?:death|suicide)|how|out\s+how|when|where)\b[^.!?]{{0,30}}?\b(?:kill|end|{DIE}|{SUICIDE}|myself|do\s+it|it)\b"
+        rf"|\bi\s+(?:had\s+)?planned\s+(?:on\s+)?(?:dying|to\s+{DIE}|killing\s+myself|to\s+kill\s+myself|to\s+end\s+(?:it|my\s+life))\b"
         rf"|\bmy\s+(?:{SUICIDE}\s+plan\s+is\b|plan\s+is\s+to\s+(?:kill|end\s+(?:it|my)|{DIE}|commit))"), self_marked=True),
     Rule("plan.note", "plan", "high", _r(
         rf"\b(?:{SUICIDE}|goodbye|farewell)\s+(?:note|notes|letter|letters|video|message)\b")),
@@ -480,7 +651,10 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:cut|cutting|slit|slitting|carving|carve|burning)\s+(?:my|into\s+my)\s+(?:arms?|wrists?|thighs?|legs?|skin|stomach|hips?)\b(?![^.!?]{0,40}\b(?:shaving|cooking|chopping|by accident|accidentally|while)\b)"
         r"|\bi(?:'ve|\s+have|\s+had)?\s+(?:been\s+|started\s+|started\s+to\s+|began\s+|begun\s+|keep\s+)?cutting(?:\s+again)?(?=\s*[.!,?]|\s*(?:(?=\n)|\Z)|\s+(?:again|every|when|because|since|to\s+cope|for))"
         r"|\b(?:cut|cuts|slashes|slashed|carved|carve)\b[^.!?]{0,25}?\b(?:into|on|to|in)\s+my\s+(?:arms?|wrists?|thighs?|legs?|skin|stomach)\b"
-        r"|\b(?:stop|quit)\s+cutting\b(?!\s+(?:corners|costs?|back|down|it|the|my\s+hair|hair|class|classes|carbs|sugar|out|off))|\burges?\s+to\s+(?:cut|self[- ]?harm|hurt\s+myself)\b"
+        r"|\b(?:stop|quit)\s+cutting\b(?!\s+(?:corners|costs?|back|down|it|the|my\s+hair|hair|class|classes|carbs|sugar|out|off))|\b(?:urges?|impulses?)\s+to\s+(?:cut|self[- ]?harm|hurt\s+myself|(?:shove|stick|stab|drive|push)\s+(?:it|a\s+\w+|the\s+\w+)\s+(?:in|into|through)\s+my\s+(?:neck|throat|wrists?|arms?|chest|skin|leg|thigh))\b"
+        r"|\b(?:does|did|will|would|can)\s+cutting\s+(?:really\s+|actually\s+)?(?:help|work|relieve)\b"
+        r"|\b(?:months?|weeks?|days?|years?)\s+(?:clean\s+)?(?:without|from|free\s+(?:of|from))\s+(?:cutting|self[- ]?harm\w*|sh)\b"
+        r"|\bi\s+(?:still\s+)?cut\s+(?:\d+(?:\s*-\s*\d+)?\s+times|every\s+(?:day|night)|daily)\b"
         r"|\b(?:my|fresh|new)\s+(?:cuts|scars|wounds)\s+(?:on\s+my\s+)?(?:arms?|wrists?|thighs?|legs?)\b"), self_marked=True),
     # -- coded: "asking for a friend" (no tier on its own)
     Rule("coded.asking_for_a_friend", "coded", "low", _r(r"\b(?:asking|asked|ask)\s+for\s+a\s+(?:friend|mate|buddy|pal)\b"), self_marked=True, needs="friend"),
@@ -495,7 +669,7 @@ _MEANS_KEYS = _PILL_KEYS + ("rope", "noose", "gun", "pistol", "rifle", "razor", 
                             "charcoal", "bleach", "poison", "helium")
 _SUICIDE_KEYS = ("uic", "ucid", "ucd", "iic", "slide", "delet")  # every spelling SUICIDE allows
 RULE_KEYS: dict[str, tuple[str, ...]] = {
-    "wish_dead.want_to_die": ("di",),
+    "wish_dead.want_to_die": ("di", "dead"),
     "wish_dead.wish_i_was_dead": ("wish",),
     "wish_dead.not_wake_up": ("wake", "sleep"),
     "wish_dead.dont_want_to_live": ("wan", "wish"),
@@ -503,26 +677,31 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "wish_dead.disappear": ("wan", "need"),
     "wish_dead.rather_die": ("rather", "prefer"),
     "wish_dead.want_it_to_stop": ("wan", "wish", "need"),
-    "wish_dead.should_be_dead": ("should", "'d", "would", "deserve", "meant", "feel", "wish", "hop", "pray", "see", "imagine"),
+    "wish_dead.should_be_dead": ("i'd", "should", "'d", "would", "deserve", "meant", "feel", "wish", "hop", "pray", "see", "imagine"),
     "wish_dead.thinking_of_death": ("dying", "death", "dead", "not being", "not existing"),
     "wish_dead.passively_suicidal": ("passive",),
-    "hopelessness.no_reason_to_live": ("reason", "point", "purpose", "will", "live"),
+    "wish_dead.indirect": ("living", "keep", "around", "plan", "desire", "will", "wish", "motivation", "care", "afford", "death", "time to", "out", "done", "live", "exist", "here", "alive", "going", "go on", "wake", "survive", "life", "forever", "see", "imagine", "picture", "last"),
+    "hopelessness.give_up": ("life is", "energy", "nothing left", "give", "gave", "giving", "will", "desire", "motivation", "reason", "strength", "hope", "never going", "any", "use", "future", "longer", "done"),
+    "hopelessness.trapped": ("escape", "trapped", "stuck", "escape", "way out"),
+    "distress.emotional_pain": ("i", "feel", "cr", "heart", "mental"),
+    "distress.reaching_out": ("need", "talk", "chat", "listen", "there", "help"),
+    "hopelessness.no_reason_to_live": ("keep", "reason", "point", "purpose", "will", "live"),
     "hopelessness.not_worth_living": ("worth", "point", "why"),
-    "hopelessness.cant_go_on": ("can", "give", "gave", "given", "tired", "sick", "exhausted", "weary", "done", "know how"),
+    "hopelessness.cant_go_on": ("fed up", "can", "give", "gave", "given", "tired", "sick", "exhausted", "weary", "done", "know how"),
     "hopelessness.hopeless": ("hope", "future", "better", "way out"),
     "hopelessness.meaningless": ("life", "living", "existence", "it all", "point"),  # "hard to see the point" has "point"
     "hopelessness.worthless": ("worthless", "unlovable", "pathetic", "failure", "waste", "hate", "loathe", "despise"),
     "isolation.nobody_cares": ("one", "body", "alone", "lonely"),
     "distress.depressed": ("depress", "suicidal", "numb", "empty", "dead inside", "broken", "pain", "miserable", "fuck my life", "fml"),
-    "burden.better_off_without_me": ("without me", "better", "miss", "notice", "care", "happier"),
+    "burden.better_off_without_me": ("my death", "suicide", "absence", "being gone", "everyone", "have to", "easier", "without me", "better", "miss", "notice", "care", "happier", "favo", "picture", "situation", "way", "bring", "cause"),
     "burden.i_am_a_burden": ("burden", "waste of", "easier", "better", "root", "cause", "source", "ruining"),
-    "active_ideation.kill_myself": ("self", "kms", "unaliv", "delet", "head", "brain", "trigger", "ended", "killed", "went through", "dead"),
-    "active_ideation.end_my_life": ("end", "take", "taking"),
-    "active_ideation.held_back": ("only", "one", "courage", "guts", "balls", "bravery", "nerve", "too ", "be here", "be around", "be alive"),
-    "active_ideation.suicidal": ("dal",),
+    "active_ideation.kill_myself": ("yeet", "death", "mouth", "commit", "self", "kms", "mysl", "mysef", "myseld", "unaliv", "delet", "head", "brain", "trigger", "ended", "killed", "went through", "dead"),
+    "active_ideation.end_my_life": ("end", "take", "taking", "way out"),
+    "active_ideation.held_back": ("too", "holding", "keeping", "only", "plan", "weak", "one", "courage", "guts", "balls", "bravery", "nerve", "too ", "be here", "be around", "be alive"),
+    "active_ideation.suicidal": ("dal", "dial"),
     "active_ideation.suicide": _SUICIDE_KEYS,
-    "mention.suicide": _SUICIDE_KEYS + ("dal",),
-    "method.query": ("how", "lethal", "fatal", "deadly", "way", "method", "enough", "would", "easiest", "quickest", "best", "fastest", "painless", "surest", "oneself"),
+    "mention.suicide": _SUICIDE_KEYS + ("dal", "dial"),
+    "method.query": ("painless", "take", "overdos", "od", "hanging", "drowning", "bleeding", "jumping", "slitting", "how", "lethal", "fatal", "deadly", "way", "method", "enough", "would", "easiest", "quickest", "best", "fastest", "painless", "surest", "oneself"),
     "intent.going_to": ("going", "gonna", "about to", "ready to", "planning", "doing it", "decided", "dead", "will", "'ll", "last", "final", "note", "goodbye", "close to", "plan to"),
     "intent.do_it": ("going", "gonna", "will", "'ll", "plan to"),
     "plan.plan": ("plan",),
@@ -539,12 +718,91 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "attempt.doing_it_now": ("doing it", "do it"),
     "attempt.past": ("tried", "attempt", "try", "overdos", "od"),
     "self_injury.self_harm": ("self", "sh", "relaps"),
-    "self_injury.hurt_myself": ("self", "cut", "slash", "carv", "slit", "burn", "scar", "wound", "urge"),
+    "self_injury.hurt_myself": ("impulse", "cut", "cutting", "self", "cut", "slash", "carv", "slit", "burn", "scar", "wound", "urge"),
     "coded.asking_for_a_friend": ("for a",),
 }
 assert set(RULE_KEYS) == {r.id for r in RULES}, "every rule needs its keys"
 _CONTEXT_RULES = tuple(r for r in RULES if r.needs in ("ideation", "risk", "same_sentence_ideation"))
 _DIRECT_RULES = tuple(r for r in RULES if r not in _CONTEXT_RULES)
+
+
+# --- one pass to learn which keys are in a text ---------------------------------------------------
+# Every rule key and every part's required literal of 3 or more characters goes into one trie-shaped
+# regular expression, matched (as a lookahead) at every position: at each position it captures the
+# longest literal that starts there. Any literal that occurs at a position is a prefix of the one
+# captured there (both start at that position), so "L is in the text" is exactly "some captured
+# literal starts with L": a set test in C instead of dozens of substring scans per text. Shorter keys
+# ("od", "i") are still tested with ``in``. A test compares this with plain substring tests.
+
+def _trie_pattern(words: set[str]) -> str:
+    root: dict = {}
+    for w in words:
+        node = root
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        kids = sorted((ch, sub) for ch, sub in node.items() if ch)
+        if not kids:
+            return ""
+        alts = [re.escape(ch) + emit(sub) for ch, sub in kids]
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return "(?:" + body + ")?" if "" in node else body  # greedy: the longer literal first
+
+    return emit(root)
+
+
+_TRIE_MIN = 3
+_TRIE_LITS = frozenset(k for keys in RULE_KEYS.values() for k in keys if len(k) >= _TRIE_MIN) | frozenset(
+    lit for r in RULES for _rx, _b, lits in r.pattern.parts
+    for req in [lits] + _required_literal(_rx.pattern, cap=64, every=True) for lit in req if len(lit) >= _TRIE_MIN)
+_LIT_RX = re.compile("(?=(" + _trie_pattern(set(_TRIE_LITS)) + "))")
+
+
+# Every requirement (a rule's keys; each string set that every match of a part contains) gets one bit.
+# A text's satisfied requirements are one integer (from the literals the trie pass captured, and ``in``
+# tests for the few short ones); a rule or part is skipped when it needs a bit the text lacks.
+_REQUIRE_CAP = 64  # a requirement of up to this many strings is still one bit
+_REQ_BITS: dict[tuple[str, ...], int] = {}
+
+
+def _need(*requirements: tuple[str, ...]) -> int:
+    """The bit mask of ``requirements`` (each: one of these strings must be in the text)."""
+    mask = 0
+    for req in requirements:
+        if req:
+            mask |= _REQ_BITS.setdefault(tuple(sorted(set(req))), 1 << len(_REQ_BITS))
+    return mask
+
+
+for _rule in RULES:
+    _rule.pattern.need = [_need(lits, *_required_literal(_rx.pattern, cap=_REQUIRE_CAP, every=True))
+                          for _rx, _b, lits in _rule.pattern.parts]
+_KEY_NEED = {rid: _need(keys) for rid, keys in RULE_KEYS.items()}
+# For each captured literal, the requirements it satisfies (it starts with one of their strings).
+_LIT_SATISFIES = {m: sum(bit for req, bit in _REQ_BITS.items() if any(m.startswith(x) for x in req if len(x) >= _TRIE_MIN))
+                  for m in _TRIE_LITS}
+_SHORT_REQS = tuple((bit, tuple(x for x in req if len(x) < _TRIE_MIN)) for req, bit in _REQ_BITS.items()
+                    if any(len(x) < _TRIE_MIN for x in req))
+_DIRECT_KEYED = tuple((r, _KEY_NEED[r.id]) for r in _DIRECT_RULES)
+_CONTEXT_KEYED = tuple((r, _KEY_NEED[r.id]) for r in _CONTEXT_RULES)
+
+
+class _Presence:
+    """Which requirements a text satisfies, from one pass of ``_LIT_RX``: ``missing`` has a bit set
+    for each one it does not."""
+
+    __slots__ = ("missing",)
+
+    def __init__(self, text: str):
+        sat = 0
+        for m in set(_LIT_RX.findall(text)):
+            sat |= _LIT_SATISFIES[m]
+        for bit, short in _SHORT_REQS:
+            if not sat & bit and any(map(text.__contains__, short)):
+                sat |= bit
+        self.missing = ~sat
 
 
 _SENT_END = re.compile(r"[.!?\n]+|\s-\s")
@@ -553,6 +811,10 @@ _NEG_BEFORE = re.compile(
     r"(?:\b(?:not|never|no\s+longer|nor|no\s+way\s+i'?d|wouldn'?t\s+ever)|n't|\b(?:dont|didnt|wont|cant|wouldnt|isnt|arent|wasnt|havent|hasnt|shouldnt|doesnt|aint))\s+"
     r"(?:(?:really|even|ever|actually|honestly|truly|seriously|necessarily|want|wanna|going|gonna|plan|planning|intend|intending|to|be|been|being|have|had|feel|feeling|felt|think|thinking|thought|of|about|am|i|i'?m|a|so|that|considering|wish|do|anything|like|currently|try|trying|would|will)\s+){0,4}$"
 )
+# "trying not to", "fighting not to", "hard not to": a struggle against the urge, so the match counts.
+_STRUGGLE = re.compile(r"\b(?:try|trying|tried|struggl\w*|fight|fighting|hard|hardest|best|effort)\s+(?:so\s+hard\s+|really\s+hard\s+)?not\s+to\s+(?:just\s+)?$|\bregret\s+not\s+$|\breasons?\s+not\s+to\s+$|\breasons?\s+(?:why\s+)?i\s+(?:shouldn'?t|should\s+not)\s+(?:just\s+)?$")
+# "... the suicidal thoughts I've been having": the writer's own, whoever the sentence began with.
+_OWN_AFTER = re.compile(r"\s+(?:(?:thoughts?|feelings?|urges?|ideation|ideas?)\s+)?(?:that\s+)?(?:i'?ve|i\s+have|i'?m|i\s+am|i\s+had|i\s+get|i\s+keep|i'?d)\s+(?:\w+\s+){0,2}?(?:having|had|been|getting|get|feeling|felt|keep)\b")
 _RESOLVED_AFTER = re.compile(r"[^.!?\n]{0,80}?\b(?:but\s+)?(?:not\s+any\s?more|no\s+longer|not\s+now|anymore\s+(?:though|thankfully)|i'?m\s+(?:better|doing\s+better|okay|ok|fine|safe)\s+now|glad\s+i'?m\s+(?:still\s+)?(?:here|alive))\b")
 _PAST_BEFORE = re.compile(r"\b(?:used\s+to|years\s+ago|months\s+ago|when\s+i\s+was\s+(?:younger|little|\d+|a\s+(?:kid|child|teen|teenager)|in\s+(?:high\s+school|school|college|my\s+teens))|as\s+a\s+(?:kid|child|teen|teenager)|back\s+in\s+(?:high\s+school|school|college|\d{4})|in\s+the\s+past|once\s+upon)\b")
 _PAST_AFTER = re.compile(r"[^.!?\n]{0,40}?\b(?:years\s+ago|months\s+ago|when\s+i\s+was\s+(?:younger|little|\d+|a\s+(?:kid|child|teen|teenager))|at\s+(?:age\s+)?\d+\b|as\s+a\s+(?:kid|teen|teenager)|back\s+in\s+\d{4}|in\s+the\s+past)\b")
@@ -571,15 +833,30 @@ IDEATION = {"mention", "wish_dead", "active_ideation", "intent", "plan", "method
 RISK = IDEATION | {"hopelessness", "burden", "isolation", "self_injury", "distress"}
 
 
+_CLAUSE_PUNCT = re.compile(r"[.!?\n;:,]+|\s-\s")
+_CLAUSE_WORD = re.compile(r"(?:but|however|though|although)\b")
+
+
+def _clause_cuts(text: str) -> list[tuple[int, int]]:
+    """The matches of ``_CLAUSE_END``, found faster: its leading ``\\b`` keeps the regex engine from
+    skipping ahead, so punctuation and the words are found apart and merged (they never overlap)."""
+    cuts = [m.span() for m in _CLAUSE_PUNCT.finditer(text)]
+    words = [m.span() for m in _CLAUSE_WORD.finditer(text)
+             if m.start() == 0 or not (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_")]
+    if words:
+        cuts = sorted(cuts + words)
+    return cuts
+
+
 def _bounds(text: str, start: int, end: int, pattern: re.Pattern, cache: dict) -> tuple[int, int]:
     """The sentence (or clause) around [start, end): the nearest boundary before and after."""
     key = pattern.pattern
     if key not in cache:
-        cuts_start, cuts_end = [], []
-        for m in pattern.finditer(text):
-            cuts_start.append(m.start())
-            cuts_end.append(m.end())
-        cache[key] = (cuts_start, cuts_end)
+        if pattern is _CLAUSE_END:
+            spans = _clause_cuts(text)
+        else:
+            spans = [m.span() for m in pattern.finditer(text)]
+        cache[key] = ([a for a, _ in spans], [b for _, b in spans])
     cuts_start, cuts_end = cache[key]
     i = bisect.bisect_right(cuts_end, start) - 1
     left = cuts_end[i] if i >= 0 else 0
@@ -607,13 +884,14 @@ def _status(rule: Rule, t: str, s: int, e: int, cache: dict) -> str:
         return "idiom"
     if rule.hyperbole and _LAUGH.search(sentence):
         return "idiom"
-    if _NEG_BEFORE.search(before_clause[-80:]):
+    if _NEG_BEFORE.search(before_clause[-80:]) and not _STRUGGLE.search(before_clause[-60:]):
         return "negated"
     # reported speech: "she said ...", "my friend told me ..."
-    for m in _REPORT_VERB.finditer(sentence_before):
+    own = _OWN_AFTER.match(t, e) is not None
+    for m in ([] if own else _REPORT_VERB.finditer(sentence_before)):
         if m.group(1) not in _FIRST and m.group(1) not in _NOT_SUBJECT:
             return "reported"
-    if not rule.self_marked:
+    if not rule.self_marked and not own:
         subj = None
         for m in _SUBJECT.finditer(before_clause[-120:]):
             subj = m.group(1)
@@ -655,19 +933,13 @@ def triage(text: str, classifier=None, _use_keys: bool = True) -> TriageResult:
     cache: dict = {}
     found: list[tuple[Rule, int, int, str]] = []
     friend = False
-    present: dict[str, bool] = {}  # key -> "is it in the text", computed once per key and text
+    present = _Presence(t) if _use_keys else None
 
-    def has(k: str) -> bool:
-        v = present.get(k)
-        if v is None:
-            v = present[k] = k in t
-        return v
-
-    for rule in _DIRECT_RULES:
+    for rule, need in _DIRECT_KEYED:
         # Skip the rule when none of its keys is in the text (a match always contains one).
-        if _use_keys and not any(map(has, RULE_KEYS[rule.id])):
+        if present is not None and need & present.missing:
             continue
-        for s, e in rule.pattern.spans(t, windows=_use_keys, has=has):
+        for s, e in rule.pattern.spans(t, windows=_use_keys, present=present):
             friend = friend or rule.needs == "friend"
             found.append((rule, s, e, None if rule.needs else _status(rule, t, s, e, cache)))
     # Rules that count only beside ideation or risk are scanned only when that context exists.
@@ -675,12 +947,12 @@ def triage(text: str, classifier=None, _use_keys: bool = True) -> TriageResult:
              if not r.needs and (st in ("counted", "past") or (st == "reported" and friend))}
     context_ok = {"ideation": bool(kinds & (IDEATION - {"method", "means"})), "risk": bool(kinds & RISK),
                   "same_sentence_ideation": bool(kinds & {"active_ideation", "intent"})}
-    for rule in _CONTEXT_RULES:
+    for rule, need in _CONTEXT_KEYED:
         if not context_ok[rule.needs]:
             continue
-        if _use_keys and not any(map(has, RULE_KEYS[rule.id])):
+        if present is not None and need & present.missing:
             continue
-        for s, e in rule.pattern.spans(t, windows=_use_keys, has=has):
+        for s, e in rule.pattern.spans(t, windows=_use_keys, present=present):
             found.append((rule, s, e, None))
     result = _combine(norm, found, cache)
     if classifier is not None:

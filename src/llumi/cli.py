@@ -44,10 +44,14 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
     Run the stages in order; each finds its inputs in the workspace:
 
     \b
-      llumi ingest DUMP...      read Reddit dumps or CSV/Parquet tables into the store
-      llumi stats               counts, score distributions, score lags (and PNG plots)
-      llumi pairs               SFT examples, DPO pairs and IM examples from the votes
-      llumi safety check TEXT   risk triage and output guard
+      llumi quickstart            the whole pipeline on the bundled sample community
+      llumi ingest DUMP...        read Reddit dumps or CSV/Parquet tables into the store
+      llumi stats                 counts, score distributions, score lags (and PNG plots)
+      llumi pairs                 SFT examples, DPO pairs and IM examples from the votes
+      llumi train sft|dpo         tune the GM (--role gm) or the IM (--role im) with LoRA
+      llumi generate POSTS        GM drafts, through triage and the output guard
+      llumi improve DRAFTS        IM revisions, through triage and the output guard
+      llumi safety check TEXT     risk triage and output guard; also eval, train
     """
     ctx.obj = Workspace(workspace)
 

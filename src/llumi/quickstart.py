@@ -89,15 +89,10 @@ def main(ws: Workspace, *, fast: bool = False, limit: int = 8, backend: str = "a
     chosen_backend = _pick_backend(backend)
     if chosen_backend == "llamacpp":
         stage("export the tuned models to GGUF for llama.cpp")
-        from llumi.assist.gguf_export import export_gguf
-        from llumi.models import resolve_model
+        from llumi.assist.generate import export_run_gguf
 
-        reference = getattr(resolve_model(model or "smollm2-135m"), "source_gguf", None)
         for role in ("gm", "im"):
-            run_dir = Path(trained[f"{role}-dpo"]["path"])
-            target = run_dir / "model.gguf"
-            if not target.exists():
-                export_gguf(run_dir / "merged", target, outtype="f16", reference_gguf=reference)
+            export_run_gguf(Path(trained[f"{role}-dpo"]["path"]))
         done("export the tuned models to GGUF for llama.cpp")
 
     from llumi.assist.generate import AssistConfig, run as run_assist

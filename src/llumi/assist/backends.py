@@ -70,8 +70,11 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(self, model: str | os.PathLike = "smollm2-135m", adapter: str | os.PathLike | None = None,
-                 *, batch_size: int = 8, threads: int | None = None, dtype: str = "float32"):
+                 *, batch_size: int = 8, threads: int | None = None, dtype: str = "float32",
+                 repetition_penalty: float = 1.0):
         import torch
+
+        self.repetition_penalty = repetition_penalty
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from llumi.models import resolve_model
@@ -112,6 +115,8 @@ class TransformersBackend:
             kw.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
         else:
             kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if self.repetition_penalty != 1.0:
+            kw["repetition_penalty"] = self.repetition_penalty
         return kw
 
     def generate_ids(self, conversations: list[Messages], *, max_new_tokens: int = 256, temperature: float = 0.0,
@@ -184,7 +189,9 @@ class LlamaCppBackend:
     name = "llamacpp"
 
     def __init__(self, gguf: str | os.PathLike, *, threads: int | None = None, n_ctx: int = 2048,
-                 parallel: int = 1, chat_template: str | None = None, verbose: bool = False):
+                 parallel: int = 1, chat_template: str | None = None, verbose: bool = False,
+                 repetition_penalty: float = 1.0):
+        self.repetition_penalty = repetition_penalty
         try:
             import xllamacpp
         except ImportError:
@@ -223,6 +230,8 @@ class LlamaCppBackend:
             req["top_p"] = top_p
         else:
             req["top_k"] = 1
+        if self.repetition_penalty != 1.0:
+            req["repeat_penalty"] = self.repetition_penalty
         return req
 
     @staticmethod
@@ -301,7 +310,8 @@ class OpenAIBackend:
     name = "openai"
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 120.0,
-                 concurrency: int = 4):
+                 concurrency: int = 4, repetition_penalty: float = 1.0):
+        self.repetition_penalty = repetition_penalty  # sent as vLLM's / llama.cpp's extension field
         parsed = urllib.parse.urlparse(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ConfigError(f"base_url {base_url!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1")
@@ -340,6 +350,8 @@ class OpenAIBackend:
                 "temperature": float(temperature), "seed": seed, "stream": stream}
         if temperature > 0:
             body["top_p"] = top_p
+        if self.repetition_penalty != 1.0:
+            body["repetition_penalty"] = self.repetition_penalty
         return body
 
     def chat(self, conversations: list[Messages], *, max_new_tokens: int = 256, temperature: float = 0.0,

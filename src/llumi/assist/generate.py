@@ -54,8 +54,9 @@ class AssistConfig:
     locale: str = "US"                   # crisis resources for this country / locale
     batch_size: int = 4
     max_new_tokens: int = 200
-    temperature: float = 0.0             # 0 = greedy
-    top_p: float = 1.0
+    temperature: float = 0.7             # 0 = greedy (small models then tend to repeat themselves)
+    top_p: float = 0.9
+    repetition_penalty: float = 1.15     # 1 = none
     seed: int = 0
     limit: int | None = None             # at most this many inputs
 
@@ -170,19 +171,43 @@ def load_model(ws: Workspace, kind: str, cfg: AssistConfig):
         if not cfg.base_url:
             raise ConfigError("the openai backend needs base_url (for example --set base_url=http://127.0.0.1:8000/v1)")
         return load_backend("openai", base_url=cfg.base_url, model=cfg.api_model or f"llumi-{ROLE[kind]}",
-                            api_key=os.environ.get(cfg.api_key_env)), {"backend": "openai", "base_url": cfg.base_url}
+                            api_key=os.environ.get(cfg.api_key_env), repetition_penalty=cfg.repetition_penalty), \
+            {"backend": "openai", "base_url": cfg.base_url}
     if cfg.backend == "llamacpp":
-        gguf = cfg.gguf or (run_dir / "model.gguf" if run_dir else None)
+        gguf = cfg.gguf or (export_run_gguf(run_dir) if run_dir else None)
         if gguf is None and cfg.model:
             gguf = _gguf_for(cfg.model)
         if gguf is None or not Path(gguf).exists():
-            raise WorkspaceError(f"no GGUF file to run with llama.cpp ({gguf}); export one with "
-                                 "`llumi export-gguf RUN` or use --backend transformers")
-        return load_backend("llamacpp", gguf=str(gguf)), {"backend": "llamacpp", "gguf": str(gguf),
+            raise WorkspaceError(f"no GGUF file to run with llama.cpp ({gguf}); pass --set gguf=FILE "
+                                 "or use --backend transformers")
+        return load_backend("llamacpp", gguf=str(gguf), repetition_penalty=cfg.repetition_penalty), {
+            "backend": "llamacpp", "gguf": str(gguf),
                                                           "run": str(run_dir) if run_dir else None}
     model = cfg.model or str(run_dir / "merged")
-    return (load_backend("transformers", model=model, adapter=cfg.adapter),
+    return (load_backend("transformers", model=model, adapter=cfg.adapter, repetition_penalty=cfg.repetition_penalty),
             {"backend": "transformers", "model": model, "adapter": cfg.adapter, "run": str(run_dir) if run_dir else None})
+
+
+def export_run_gguf(run_dir: Path, outtype: str = "f16") -> Path:
+    """The run's merged model as ``model.gguf`` in the run folder, exported on first use, with the
+    tokenizer and metadata of the packaged GGUF the run started from where there is one."""
+    from llumi.assist.gguf_export import export_gguf
+
+    target = run_dir / "model.gguf"
+    if target.exists():
+        return target
+    merged = run_dir / "merged"
+    if not merged.is_dir():
+        raise WorkspaceError(f"{run_dir} has no merged model to export (train with save_merged: true)")
+    reference = None
+    meta = run_dir / "meta.json"
+    if meta.exists():
+        m = json.loads(meta.read_text())
+        reference = (m.get("base_model") or {}).get("source_gguf")
+        if not reference and (m.get("config") or {}).get("model"):
+            reference = _gguf_for(m["config"]["model"])  # a DPO run: the packaged model its SFT began from
+    export_gguf(merged, target, outtype=outtype, reference_gguf=reference if reference and Path(reference).exists() else None)
+    return target
 
 
 def _gguf_for(model: str) -> str | None:

@@ -9,7 +9,6 @@ training run resumes from its last checkpoint), so a second run only does what i
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any

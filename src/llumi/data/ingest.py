@@ -130,7 +130,6 @@ def ingest(
     results = []
     for path in paths:
         results.append(_ingest_source(ws, path, cfg, pseudo, progress, on_chunk))
-    this_run = {r.key for r in results}
     excluded = finalize(ws, cfg)
     # Move rows that finalize excluded from this run's "kept" into "dropped".
     for r in results:
@@ -240,13 +239,8 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, recor
     def work(chunk: readers.Chunk, truncated: bool) -> dict:
         lines = chunk.lines
         parsed = parser.parse_chunk(chunk.data, chunk.first_line, final=chunk.final, truncated=truncated)
-        table, bad, details = finish_types(parsed.table)
-        quarantined = parsed.quarantined
-        if bad.any():
-            lines_col = table[LINE].to_numpy()
-            for i in bad.nonzero()[0]:
-                quarantined.append(Quarantined(int(lines_col[i]), "wrong_type", details[i]))
-            table = table.filter(pa.array(~bad))
+        table, wrong = finish_types(parsed.table)
+        quarantined = parsed.quarantined + wrong
         cleaned = clean(table, cfg, pseudo, path.name)
         return write_chunk(chunk.index, cleaned, lines, _with_raw(quarantined, chunk), parsed.blank)
 
@@ -346,12 +340,8 @@ def _read_table(path, fmt, cfg, pseudo, chunks_done, write_chunk, record, bar) -
         raw, quarantined = _table_to_raw(batch, mapping, cfg.community, first)
         # Each table row is one reply; its post is one more record (from the first row that carries it).
         posts_rows = raw.num_rows - int(pa.compute.sum(pa.compute.is_valid(raw["link_id"])).as_py() or 0)
-        raw, bad, details = finish_types(raw)
-        if bad.any():
-            lines_col = raw[LINE].to_numpy()
-            for i in bad.nonzero()[0]:
-                quarantined.append(Quarantined(int(lines_col[i]), "wrong_type", details[i]))
-            raw = raw.filter(pa.array(~bad))
+        raw, wrong = finish_types(raw)
+        quarantined += wrong
         cleaned = clean(raw, cfg, pseudo, path.name)
         record(index, write_chunk(index, cleaned, n + posts_rows, quarantined, 0))
         bar.set_postfix_str(f"{row:,} rows")

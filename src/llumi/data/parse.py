@@ -246,8 +246,9 @@ def coerce_record(obj: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
 _INT_TEXT = re.compile(r"^-?\d+(\.0*)?$")
 
 
-def finish_types(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
-    """Cast integer fields that arrived as text; returns (table, mask of rows with a bad value, details)."""
+def finish_types(table: pa.Table) -> tuple[pa.Table, list[Quarantined]]:
+    """Cast integer fields that arrived as text; rows with a value that is not a number are taken out
+    and returned as quarantined (reason ``wrong_type``, with the field and value)."""
     bad = np.zeros(table.num_rows, dtype=bool)
     details = [""] * table.num_rows
     for name in INT_FIELDS:
@@ -264,7 +265,11 @@ def finish_types(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
         cleaned = pc.if_else(ok, stripped, pa.scalar(None, pa.string()))
         ints = pc.cast(pc.cast(cleaned, pa.float64()), pa.int64())
         table = table.set_column(table.schema.get_field_index(name), name, ints)
-    return table, bad, details
+    if not bad.any():
+        return table, []
+    lines = table[LINE].to_numpy()
+    quarantined = [Quarantined(int(lines[i]), "wrong_type", details[i]) for i in np.flatnonzero(bad)]
+    return table.filter(pa.array(~bad)), quarantined
 
 
 def _longest_text(table: pa.Table) -> int:

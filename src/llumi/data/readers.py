@@ -17,16 +17,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
 import threading
 import queue
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 import zstandard
 
 from llumi.errors import InputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"

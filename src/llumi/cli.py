@@ -10,6 +10,7 @@ standard output (progress and warnings go to standard error).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -54,6 +55,11 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
       llumi safety check TEXT     risk triage and output guard; also eval, train
     """
     ctx.obj = Workspace(workspace)
+
+
+# Privacy by default: the libraries underneath send no usage telemetry from a LLUMI process.
+for _var in ("HF_HUB_DISABLE_TELEMETRY", "DO_NOT_TRACK", "HF_DATASETS_DISABLE_TELEMETRY"):
+    os.environ.setdefault(_var, "1")
 
 
 def main(argv: list[str] | None = None) -> None:

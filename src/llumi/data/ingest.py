@@ -234,7 +234,7 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, recor
     from concurrent.futures import ThreadPoolExecutor
 
     src = readers.ByteSource(path)
-    parser = Parser(cfg.max_line_bytes)
+    parser = Parser(cfg.max_line_bytes, use_threads=cfg.workers <= 1)
 
     def work(chunk: readers.Chunk, truncated: bool) -> dict:
         lines = chunk.lines

@@ -77,8 +77,9 @@ class Parsed:
 class Parser:
     """Parses chunks of one source; remembers which fields of that source arrive as text."""
 
-    def __init__(self, max_line_bytes: int = 1_000_000):
+    def __init__(self, max_line_bytes: int = 1_000_000, use_threads: bool = True):
         self.max_line_bytes = max_line_bytes
+        self.use_threads = use_threads  # off when chunks are already parsed on several threads
         self.text_fields: set[str] = set()
 
     def schema(self) -> pa.Schema:
@@ -154,7 +155,7 @@ class Parser:
             try:
                 t = pj.read_json(
                     pa.py_buffer(buf),
-                    read_options=pj.ReadOptions(block_size=1 << 22, use_threads=True),
+                    read_options=pj.ReadOptions(block_size=1 << 22, use_threads=self.use_threads),
                     parse_options=pj.ParseOptions(explicit_schema=self.schema(), unexpected_field_behavior="ignore"),
                 )
             except pa.ArrowInvalid as e:

@@ -141,25 +141,18 @@ def split_inputs(ws: Workspace, kind: str, split: str) -> list[dict[str, Any]]:
 # --- the model -------------------------------------------------------------------------------------
 
 def resolve_run(ws: Workspace, role: str, run: str | None) -> Path | None:
-    """The training run folder to serve: a path, a run name, or "latest" (the role's latest finished run)."""
+    """The training run folder to serve: a path, a run name, or "latest" (the role's latest finished run,
+    DPO2, DPO or SFT). ``llumi.train.runs.resolve_run`` finds and checks it."""
     if run is None:
         return None
-    if run != "latest":
-        p = Path(run)
-        if not p.is_dir():
-            p = ws.runs / run
-        if not p.is_dir():
-            raise WorkspaceError(f"run {run!r} not found (looked for a folder and in {ws.runs})")
-        return p
-    from llumi.train.runs import latest
+    from llumi.train import runs
 
-    pointer = latest(ws, role)  # the latest finished run of the role, DPO2, DPO or SFT
-    if pointer and Path(pointer["path"]).is_dir():
-        return Path(pointer["path"])
-    raise WorkspaceError(
-        f"no trained {role.upper()} in {ws.runs}: run `llumi train sft --role {role}` (and dpo) first, "
-        "or pass --model to use an untuned base model"
-    )
+    if run == "latest" and runs.latest(ws, role) is None:
+        raise WorkspaceError(
+            f"no trained {role.upper()} in {ws.runs}: run `llumi train sft --role {role}` (and dpo) first, "
+            "or pass --model to use an untuned base model"
+        )
+    return runs.resolve_run(ws, None if run == "latest" else run, role)
 
 
 def load_model(ws: Workspace, kind: str, cfg: AssistConfig):

@@ -53,6 +53,7 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
       llumi generate POSTS        GM drafts, through triage and the output guard
       llumi improve DRAFTS        IM revisions, through triage and the output guard
       llumi safety check TEXT     risk triage and output guard; also eval, train
+      llumi serve                 the web app and OpenAI-compatible API; also users, keys, audit
     """
     ctx.obj = Workspace(workspace)
 
@@ -671,6 +672,12 @@ def quickstart(ws, fast, limit, backend, model, quiet, as_json):
     summary = run_quickstart(ws, fast=fast, limit=limit, backend=backend, model=model,
                              progress=not quiet and not as_json)
     emit(summary, as_json, format_summary(summary))
+
+
+from llumi.web.cli import COMMANDS as _WEB_COMMANDS  # noqa: E402 - serve, users, keys, audit
+
+for _command in _WEB_COMMANDS:
+    cli.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class AssistConfig:
     api_key_env: str = "OPENAI_API_KEY"  # openai backend: environment variable holding the key
     locale: str = "US"                   # crisis resources for this country / locale
     batch_size: int = 4
+    parallel: int = 1                    # llamacpp backend: requests decoded at once (`llumi serve` uses 4)
     max_new_tokens: int = 200
     temperature: float = 0.7             # 0 = greedy (small models then tend to repeat themselves)
     top_p: float = 0.9
@@ -173,7 +174,8 @@ def load_model(ws: Workspace, kind: str, cfg: AssistConfig):
         if gguf is None or not Path(gguf).exists():
             raise WorkspaceError(f"no GGUF file to run with llama.cpp ({gguf}); pass --set gguf=FILE "
                                  "or use --backend transformers")
-        return load_backend("llamacpp", gguf=str(gguf), repetition_penalty=cfg.repetition_penalty), {
+        return load_backend("llamacpp", gguf=str(gguf), repetition_penalty=cfg.repetition_penalty,
+                            parallel=cfg.parallel), {
             "backend": "llamacpp", "gguf": str(gguf),
                                                           "run": str(run_dir) if run_dir else None}
     model = cfg.model or str(run_dir / "merged")

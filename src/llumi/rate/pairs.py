@@ -171,6 +171,45 @@ def rating_pairs(posts: dict[Any, dict[str, Any]], items: dict[Any, dict[str, An
     return rows, counts
 
 
+def write_rating_pairs(ws, studies, name: str, cfg: RatingPairsConfig, role: str = "gm") -> dict[str, Any]:
+    """``llumi pairs --from-ratings NAME``: the study's DPO2 pairs into ``pairs/<role>-dpo2/`` (train and
+    validation JSON lines, split by post) with a ``meta.json`` naming the study, its size and the rules."""
+    import json
+    import shutil
+
+    from llumi.config import to_dict
+    from llumi.errors import WorkspaceError
+    from llumi.rate.study import item_preferences
+    from llumi.workspace import write_meta
+
+    if role != "gm":
+        raise ConfigError("DPO2 pairs from a study are for the GM (the study rates drafts of replies to posts)")
+    records = studies.records(name, ws.secret_key())
+    rows, counts = rating_pairs(records["posts"], records["items"], records["ratings"], item_preferences(records),
+                                cfg, study=name)
+    if not rows:
+        raise WorkspaceError(f"study {name!r} gives no pair under these rules ({dict(counts) or 'no answers yet'}); "
+                             "rate more items or relax min_rating_diff / min_preference_margin")
+    target = ws.pairs / f"{role}-dpo2"
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    by_split: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        by_split[split_of(row["post_id"], cfg)].append(json.dumps(row, ensure_ascii=False) + "\n")
+    for split, lines in by_split.items():   # no empty file: training reads validation.jsonl only if it exists
+        (tmp / f"{split}.jsonl").write_text("".join(lines), encoding="utf-8")
+    split_counts = {s: len(v) for s, v in by_split.items()}
+    write_meta(tmp, stage="pairs-from-ratings", config=to_dict(cfg), seed=cfg.seed,
+               study={"name": name, "posts": len(records["posts"]), "answers": len(records["responses"]),
+                      "ratings": len(records["ratings"]), "preferences": len(records["preferences"])},
+               prompt_version=prompts.PROMPT_VERSION, counts=dict(counts), outputs=dict(split_counts))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return {"study": name, "folder": str(target), "pairs": len(rows), "splits": dict(split_counts),
+            "decisions": dict(counts)}
+
+
 def split_of(post_id: Any, cfg: RatingPairsConfig) -> str:
     """train or validation, by a hash of the post id: every pair of a post lands in the same split, and a
     post keeps its split when the study grows."""

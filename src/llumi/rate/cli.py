@@ -208,4 +208,19 @@ def export(ws, name, fmt, out):
         click.echo(f"{len(rows)} rows written to {out}", err=True)
 
 
+@rate.command("simulate")
+@click.argument("name")
+@click.option("--seed", type=int, default=0, show_default=True)
+@json_option
+@click.pass_obj
+def simulate_(ws, name, seed, as_json):
+    """Scripted raters (two clinicians, a peer, a lay rater) rate the study: a test harness so the DPO2 path
+    runs end to end without people. Their users are named scripted-*; never mix them into a real study."""
+    from llumi.rate.simulate import default_raters, simulate
+
+    summary = simulate(_studies(ws), name, default_raters(), seed=seed)
+    emit(summary, as_json, f"Scripted raters answered {sum(summary['answers'].values())} items of study {name}: "
+         + ", ".join(f"{k} {v}" for k, v in summary["answers"].items()))
+
+
 COMMANDS = (rate,)

@@ -182,10 +182,13 @@ def stats(ws, communities, no_plots, as_json):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one setting, e.g. --set dpo_min_ratio=3 --set communities=depression,anxiety (repeatable).")
 @click.option("--show-config", is_flag=True, help="Print the effective settings as YAML and exit (builds nothing).")
+@click.option("--from-ratings", "study", metavar="STUDY",
+              help="Instead: DPO2 pairs from a rating study (llumi rate) into pairs/gm-dpo2; the settings are "
+                   "then those of llumi.rate.pairs.RatingPairsConfig (min_rating_diff, credentials, ...).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @json_option
 @click.pass_obj
-def pairs(ws, config_path, overrides, show_config, quiet, as_json):
+def pairs(ws, config_path, overrides, show_config, study, quiet, as_json):
     """Build training data from the votes: GM SFT examples, GM DPO pairs, IM examples and IM pairs.
 
     Writes pairs/gm-sft, gm-dpo, im-sft and im-dpo in the workspace, each with train / validation /
@@ -201,10 +204,26 @@ def pairs(ws, config_path, overrides, show_config, quiet, as_json):
       llumi pairs --set communities=depression --set max_pairs_per_post=3 --json
       llumi pairs --config my-pairs.yaml --set similarity=lexical
       llumi pairs --show-config > my-pairs.yaml      # every setting with its default
+      llumi pairs --from-ratings pilot --set min_rating_diff=0.5     # DPO2 pairs from a rating study
     """
     from llumi import config as cfgmod
     from llumi.data.pairs import PairsConfig, build_pairs
 
+    if study:
+        from llumi.rate.cli import _studies
+        from llumi.rate.pairs import RatingPairsConfig, write_rating_pairs
+
+        rcfg = cfgmod.load(RatingPairsConfig, config_path, cfgmod.parse_overrides(overrides))
+        if show_config:
+            import yaml
+
+            click.echo(yaml.safe_dump(cfgmod.to_dict(rcfg), sort_keys=False).rstrip())
+            return
+        summary = write_rating_pairs(ws, _studies(ws), study, rcfg)
+        emit(summary, as_json, f"{summary['pairs']} DPO2 pairs from study {study} "
+             f"({', '.join(f'{k} {v}' for k, v in summary['splits'].items())}) in {summary['folder']}\n"
+             + "\n".join(f"  {k}: {v}" for k, v in sorted(summary["decisions"].items())))
+        return
     cfg = cfgmod.load(PairsConfig, config_path, cfgmod.parse_overrides(overrides))
     if show_config:
         import yaml

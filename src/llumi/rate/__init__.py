@@ -1,0 +1,1 @@
+"""Human rating studies: the statistics of a study's ratings and the DPO2 pairs made from them."""

@@ -1,6 +1,5 @@
 """Rating studies in a real SQLite file: blind assignment, resume, no rating lost or counted twice."""
 
-import sqlite3
 import threading
 
 import pytest
@@ -8,21 +7,17 @@ import pytest
 from llumi.errors import InputError
 from llumi.rate.pairs import RatingPairsConfig, rating_pairs
 from llumi.rate.stats import summarize
-from llumi.rate.study import MIGRATION, StudyConfig, Studies, item_preferences, iter_export_rows
+from llumi.rate.study import StudyConfig, Studies, item_preferences, iter_export_rows
 
 
-class DB:
-    """The web app's database: a WAL SQLite file with users (here created with the study tables)."""
+def DB(path):
+    """The web app's database (a WAL SQLite file with its migrations) with four users."""
+    from llumi.web.db import Database
 
-    def __init__(self, path):
-        self.con = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self.con.row_factory = sqlite3.Row
-        self.con.execute("pragma journal_mode=wal")
-        self.con.execute("pragma foreign_keys=on")
-        self.lock = threading.RLock()
-        self.con.executescript("create table users (id integer primary key, username text);" + MIGRATION)
-        for uid, name in enumerate(("clara", "pete", "lee", "lou"), 1):
-            self.con.execute("insert into users values (?, ?)", (uid, name))
+    db = Database(path)
+    for name in ("clara", "pete", "lee", "lou"):
+        db.add_user(name, "a-long-password", "supporter")
+    return db
 
 
 POSTS = [{"id": f"p{i}", "title": f"Post {i}", "text": f"I have been feeling low about work, day {i}."} for i in range(5)]
@@ -135,10 +130,9 @@ def test_concurrent_raters_lose_nothing_and_count_nothing_twice(studies, tmp_pat
 
     def rater(uid):
         try:
-            db = DB.__new__(DB)   # each rater thread: its own connection to the same file, as server workers
-            db.con = sqlite3.connect(tmp_path / "web.db", check_same_thread=False, isolation_level=None, timeout=30)
-            db.con.row_factory = sqlite3.Row
-            db.lock = threading.RLock()
+            from llumi.web.db import Database
+
+            db = Database(tmp_path / "web.db")   # each rater thread: its own connection, as server workers
             s = Studies(db)
             while (task := s.next_task("s1", uid)) is not None:
                 ratings, prefs = answer(task)

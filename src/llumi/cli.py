@@ -693,9 +693,10 @@ def quickstart(ws, fast, limit, backend, model, quiet, as_json):
     emit(summary, as_json, format_summary(summary))
 
 
+from llumi.rate.cli import COMMANDS as _RATE_COMMANDS  # noqa: E402 - rate
 from llumi.web.cli import COMMANDS as _WEB_COMMANDS  # noqa: E402 - serve, users, keys, audit
 
-for _command in _WEB_COMMANDS:
+for _command in (*_RATE_COMMANDS, *_WEB_COMMANDS):
     cli.add_command(_command)
 
 

@@ -42,27 +42,32 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;p
 small{color:#666}.note{background:#fff6e0;border:1px solid #e0c070;padding:.6em 1em}"""
 
 
-def render_html(name: str, summary: dict[str, Any], counts: dict[str, Any]) -> str:
+def render_body(name: str, summary: dict[str, Any], counts: dict[str, Any]) -> str:
+    """The report as an HTML fragment (every text escaped): what the file and the web page both show."""
     dims = summary["dimensions"]
-    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Rating study {html.escape(name)}</title>",
-             f"<style>{CSS}</style></head><body><h1>Rating study: {html.escape(name)}</h1>",
-             f"<p>{counts['posts']} posts, {counts['answers']} answers ({counts['skipped']} skipped as too "
+    parts = [f"<p>{counts['posts']} posts, {counts['answers']} answers ({counts['skipped']} skipped as too "
              f"distressing), {summary['overall']['raters']} raters. Scale {summary['scale'][0]}–{summary['scale'][-1]}; "
              "means are over items (each item's mean over its raters) with 95% bootstrap intervals.</p>",
              "<p class=note>Ratings say what these raters judged; a rating by a lay rater is not a clinical "
              "judgement. Read the split by credential before trusting a 'safety' figure.</p>",
              "<h2>All raters</h2>", _means_table(summary["overall"], dims), "<h3>Pairwise preferences</h3>",
              _wins_table(summary["overall"]),
-             "<h2>Agreement (Krippendorff's alpha, ordinal)</h2><table><tr><th>raters</th>",
+             "<h2>Agreement (Krippendorff's alpha, ordinal)</h2><table id=agreement><tr><th>raters</th>",
              "".join(f"<th>{html.escape(d)}</th>" for d in dims), "</tr>", _alpha_row("all", summary["overall"], dims)]
     for cred, block in summary["by_credential"].items():
         parts.append(_alpha_row(cred, block, dims))
     parts.append("</table><p><small>– : undefined (fewer than two raters on the same items, or no variation).</small></p>")
     for cred, block in summary["by_credential"].items():
-        parts += [f"<h2>{html.escape(cred)} raters ({block['raters']})</h2>", _means_table(block, dims),
+        parts += [f"<h2 class=by-credential>{html.escape(cred)} raters ({block['raters']})</h2>", _means_table(block, dims),
                   _wins_table(block)]
-    parts.append("</body></html>")
     return "".join(parts)
+
+
+def render_html(name: str, summary: dict[str, Any], counts: dict[str, Any]) -> str:
+    """The report as one self-contained page (inline style, no external asset)."""
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Rating study {html.escape(name)}</title>"
+            f"<style>{CSS}</style></head><body><h1>Rating study: {html.escape(name)}</h1>"
+            f"{render_body(name, summary, counts)}</body></html>")
 
 
 def write_report(ws: Workspace, studies, name: str, seed: int = 0) -> dict[str, Any]:

@@ -479,6 +479,10 @@ def create_app(db: Database, assistant: Assistant | None, settings: ServeSetting
         audit("key.revoke", who, key_id=key_id)
         return RedirectResponse("/admin", status_code=303)
 
+    from llumi.web.rating import add_rating_routes, workspace_of
+
+    add_rating_routes(app, db=db, ws=workspace_of(db), page=page, session_of=session_of, principal=principal,
+                      admin=admin, audit=audit, api_error=APIError)
     return app
 
 

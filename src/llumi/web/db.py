@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from llumi.errors import ConfigError, InputError
+from llumi.rate.study import MIGRATION as RATE_MIGRATION
 
 ROLES = ("supporter", "admin")
 GENESIS = "0" * 64
@@ -80,6 +81,8 @@ MIGRATIONS: list[str] = [
         when (select count(*) from audit_purging) = 0
         begin select raise(abort, 'the audit log is append-only: use llumi audit purge'); end;
     """,
+    # 2: rating studies (llumi.rate.study): raters' credentials, studies, items, consents, answers
+    RATE_MIGRATION,
 ]
 
 
@@ -118,6 +121,11 @@ class Database:
         self.con.execute("pragma foreign_keys=on")
         self.con.execute("pragma synchronous=normal")
         self.migrate()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held around every use of ``con`` (other modules' tables use it too: llumi.rate.study)."""
+        return self._lock
 
     def close(self) -> None:
         with self._lock:

@@ -371,6 +371,10 @@ class Database:
     def purge_audit(self, older_than_s: float) -> dict[str, Any]:
         """Delete rows older than the age; the last deleted row's hash becomes the chain's anchor."""
         cutoff = _now() - older_than_s
+        check = self.verify_audit()
+        if not check["ok"]:  # purging a broken chain would launder the tampering into the anchor
+            raise InputError(f"the audit chain is broken at row {check['broken_at']} ({check['problem']}); "
+                             "nothing purged: keep the file as evidence and investigate")
         with self._lock:
             self.con.execute("begin immediate")
             try:

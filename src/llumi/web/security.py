@@ -128,25 +128,31 @@ class GuardMiddleware:
                     too_big = True
                 if too_big:
                     return await _too_large(send_wrapper, self.max_body)
-        seen = 0
-
-        class TooLarge(Exception):
-            pass
-
-        async def receive_wrapper():
-            nonlocal seen
+        if scope["method"] in ("GET", "HEAD", "OPTIONS") or any(n == b"content-length" for n, _ in scope["headers"]):
+            return await self.app(scope, receive, send_wrapper)
+        # A body without Content-Length (chunked): read it here, up to the limit, then replay it.
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise TooLarge
-            return message
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_body:
+                return await _too_large(send_wrapper, self.max_body)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, receive_wrapper, send_wrapper)
-        except TooLarge:
-            if not started:
-                await _too_large(send_wrapper, self.max_body)
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send_wrapper)
 
 
 async def _too_large(send, limit: int) -> None:

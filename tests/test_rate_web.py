@@ -5,19 +5,30 @@ split by credential, and the DPO2 pairs follow the raters. Screenshots go to tes
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from tests.test_web_browser import ARGS, CHROMIUM, shot
 from tests.tiny_model import make_tiny_model
 from tests.webtools import ADMIN_PW, build, serve
+
+PASSWORD = "rater-password-1"
+CHROMIUM = os.environ.get("LLUMI_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
 
 pytestmark = [
     pytest.mark.timeout(300),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM}"),
 ]
-PASSWORD = "rater-password-1"
+
+
+def shot(pg, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +98,7 @@ def fill_task(pg):
         for fs in reply.locator("fieldset.dimension").all():
             fs.locator(f"input[value='{5 if good[label] else 2}']").check()
     for fs in pg.locator("fieldset.pair").all():
-        a, b = fs.locator("legend").inner_text().split(" or ")
+        a, b = fs.get_attribute("data-a"), fs.get_attribute("data-b")
         fs.locator(f"input[value='{'a' if good[a] and not good[b] else 'b' if good[b] and not good[a] else 'tie'}']").check()
     return good
 

@@ -161,7 +161,7 @@ def add_rating_routes(app: FastAPI, *, db, ws: Workspace, page: Callable[..., HT
         if who.role != "admin":
             raise api_error(403, "study reports need an admin", "forbidden")
         summary = write_report(ws, studies, name)
-        return page(request, "rate_report.html", user=who, csrf=who.csrf, name=name,
+        return page(request, "rate_report.html", user=who, csrf=who.csrf, study_name=name,
                     body=render_body(name, summary["summary"], summary["counts"]))
 
 

@@ -52,6 +52,7 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
       llumi train sft|dpo         tune the GM (--role gm) or the IM (--role im) with LoRA
       llumi generate POSTS        GM drafts, through triage and the output guard
       llumi improve DRAFTS        IM revisions, through triage and the output guard
+      llumi rate create NAME      a blind human rating study (report, export; DPO2 via pairs --from-ratings)
       llumi safety check TEXT     risk triage and output guard; also eval, train
       llumi serve                 the web app and OpenAI-compatible API; also users, keys, audit
     """

@@ -33,14 +33,15 @@ class Scripted:
         return {"backend": self.name}
 
 
-def assistant(text: str) -> tuple[Assistant, Scripted]:
+def assistant(text: str, flush: str = "sentence") -> tuple[Assistant, Scripted]:
     model = Scripted(text)
     served = Served(model, {"backend": "scripted", "run": "/runs/gm-dpo-1"})
-    return Assistant(served, Served(model, {"backend": "scripted", "run": "/runs/im-dpo-1"}), AssistConfig()), model
+    return Assistant(served, Served(model, {"backend": "scripted", "run": "/runs/im-dpo-1"}), AssistConfig(),
+                     flush=flush), model
 
 
-def run(text: str, post: str = POST, kind: str = "generate", draft: str | None = None):
-    a, model = assistant(text)
+def run(text: str, post: str = POST, kind: str = "generate", draft: str | None = None, flush: str = "sentence"):
+    a, model = assistant(text, flush)
     events = list(a.stream_events(Request(kind, post, draft)))
     deltas = [e["delta"] for e in events if "delta" in e]
     return deltas, events[-1]["final"], model
@@ -52,6 +53,16 @@ def test_safe_text_streams_a_sentence_at_a_time_and_adds_up_to_the_guarded_text(
     assert deltas[:2] == ["That sounds really hard.", " Exams are not the whole of you."]
     assert "".join(deltas) == final["text"] == text
     assert final["action"] == "allow" and final["replace"] is False
+
+
+def test_clause_flush_sends_smaller_guarded_pieces():
+    text = "That sounds really hard, and I am sorry; exams are not all of you. What helps?"
+    deltas, final, _ = run(text, flush="clause")
+    assert deltas[:3] == ["That sounds really hard,", " and I am sorry;", " exams are not all of you."]
+    assert "".join(deltas) == final["text"] == text
+    deltas, final, _ = run("If you want, it would be peaceful to end it, you deserve rest.", flush="clause",
+                           post="I want to die, I am so tired of everything")
+    assert deltas == ["If you want,"] and final["action"] == "block" and final["replace"] is True
 
 
 def test_streaming_holds_back_from_a_rewrite_and_sends_the_guarded_rest():

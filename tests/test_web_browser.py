@@ -25,7 +25,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    s = live(tmp_path_factory, generations_per_minute=0, requests_per_minute=0)
+    s = live(tmp_path_factory, generations_per_minute=0, requests_per_minute=0, signin_per_minute=0)
     yield s
     s.stop()
 

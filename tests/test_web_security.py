@@ -93,6 +93,12 @@ def test_sign_in_wrong_password_and_audit(base, client):
     assert db.audit_rows(event="signin", limit=1)[0]["details"] == {"ok": True}
 
 
+def test_sign_in_attempts_are_limited(base, client):
+    codes = [signin(client, "ana", f"wrong-password-{i}").status_code for i in range(6)]
+    assert codes == [401] * 5 + [429]
+    assert signin(client, "admin", ADMIN_PW).status_code == 303  # another user name is not locked out
+
+
 def test_csrf_is_required_for_every_post_from_a_session(base, client):
     assert signin(client).status_code == 303
     r = client.post("/v1/safety/triage", json={"text": ORDINARY_POST})

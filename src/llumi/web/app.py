@@ -42,6 +42,7 @@ class ServeSettings:
     max_body_bytes: int = 65536         # larger requests get 413
     requests_per_minute: float = 600    # per user or API key, every authenticated route (0: no limit)
     generations_per_minute: float = 30  # per user or API key, chat completions (0: no limit)
+    signin_per_minute: float = 10       # sign-in attempts per address and user name (bursts of 5; 0: no limit)
     session_hours: float = 12
     audit_text: bool = False            # also keep post and reply text in the audit log (off: never)
     secure_cookies: str = "auto"        # auto (Secure when the request came over https) | always | never
@@ -205,6 +206,7 @@ def create_app(db: Database, assistant: Assistant | None, settings: ServeSetting
     signer = URLSafeTimedSerializer(db.secret(), salt="llumi-session")
     limits = RateLimiter(settings.requests_per_minute)
     gen_limits = RateLimiter(settings.generations_per_minute)
+    signin_limits = RateLimiter(settings.signin_per_minute, burst=5)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
@@ -400,7 +402,7 @@ def create_app(db: Database, assistant: Assistant | None, settings: ServeSetting
         if not expected or not secrets.compare_digest(expected, csrf_token):
             raise APIError(403, "missing or wrong CSRF token: reload the sign-in page", "csrf_failed")
         ip = request.client.host if request.client else "?"
-        ok, _ = limits.allow(f"signin:{ip}:{username.lower()}")
+        ok, _ = signin_limits.allow(f"{ip}:{username.lower()}")
         if not ok:
             raise APIError(429, "too many sign-in attempts; wait a minute", "rate_limited", {"Retry-After": "60"})
         import asyncio

@@ -73,14 +73,13 @@ def test_streaming_holds_back_from_a_rewrite_and_sends_the_guarded_rest():
 
 
 def test_a_rewrite_of_text_already_sent_replaces_the_whole_stream():
-    # at tier none the guard removes crisis resources; the phone number comes after a sent sentence
-    # is fine, but a rewrite inside the first sentence (sent before the guard could see the rest)
-    # cannot be appended to: the stream ends with replace and the guarded text.
-    text = "You can always call 988. That is hard. I am here."
+    # "Text me at 555." passes the guard alone; with the rest it is an unvetted phone number, and the
+    # guard's rewrite changes text already sent: the stream ends with replace and the guarded text.
+    text = "Text me at 555. 123 4567 works."
     deltas, final, _ = run(text)
-    assert final["action"] == "rewrite" and "988" not in (final["text"] or "")
-    assert not any("988" in d for d in deltas)
-    assert final["replace"] is (not final["text"].startswith("".join(deltas)))
+    assert deltas == ["Text me at 555."]
+    assert final["action"] == "rewrite" and final["replace"] is True
+    assert "4567" not in final["text"] and not final["text"].startswith("Text me at 555.")
 
 
 def test_a_blocked_sentence_is_never_sent():

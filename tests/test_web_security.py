@@ -130,6 +130,10 @@ def test_admin_pages_need_an_admin_and_a_token(base, client):
     r = admin.post("/admin/users", data={"username": "newbie", "role": "supporter", "csrf_token": csrf_of(admin)})
     assert r.status_code == 200 and "Password for newbie (shown once)" in r.text
     assert db.user_by_name("newbie")["role"] == "supporter"
+    r = admin.post("/admin/users", data={"username": "shorty", "password": "short", "csrf_token": csrf_of(admin)})
+    assert r.status_code == 200 and "Not added: a password needs at least 10 characters" in r.text
+    r = admin.post("/admin/keys", data={"username": "nobody", "csrf_token": csrf_of(admin)})
+    assert "No key made: no user &#39;nobody&#39;" in r.text
 
 
 def test_oversize_requests_get_413(base):

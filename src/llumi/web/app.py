@@ -458,7 +458,10 @@ def create_app(db: Database, assistant: Assistant | None, settings: ServeSetting
     async def admin_add_user(request: Request, who: Principal = Depends(admin)):
         form = await request.form()
         password = str(form.get("password") or "") or secrets.token_urlsafe(12)
-        user = db.add_user(str(form.get("username", "")), password, str(form.get("role", "supporter")))
+        try:
+            user = db.add_user(str(form.get("username", "")), password, str(form.get("role", "supporter")))
+        except LlumiError as e:
+            return await admin_page(request, shown=f"Not added: {e}")
         audit("user.create", who, created=user["username"], role=user["role"])
         shown = None if form.get("password") else f"Password for {user['username']} (shown once): {password}"
         return await admin_page(request, shown=shown)
@@ -474,7 +477,10 @@ def create_app(db: Database, assistant: Assistant | None, settings: ServeSetting
     @app.post("/admin/keys", response_class=HTMLResponse, include_in_schema=False)
     async def admin_create_key(request: Request, who: Principal = Depends(admin)):
         form = await request.form()
-        key, row = db.create_key(str(form.get("username") or who.username), str(form.get("name") or "default"))
+        try:
+            key, row = db.create_key(str(form.get("username") or who.username), str(form.get("name") or "default"))
+        except LlumiError as e:
+            return await admin_page(request, shown=f"No key made: {e}")
         audit("key.create", who, key_id=row["id"], owner=row["username"])
         return await admin_page(request, shown=f"API key for {row['username']} (shown once): {key}")
 

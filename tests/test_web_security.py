@@ -93,6 +93,12 @@ def test_sign_in_wrong_password_and_audit(base, client):
     assert db.audit_rows(event="signin", limit=1)[0]["details"] == {"ok": True}
 
 
+def test_sign_in_attempts_are_limited(base, client):
+    codes = [signin(client, "ana", f"wrong-password-{i}").status_code for i in range(6)]
+    assert codes == [401] * 5 + [429]
+    assert signin(client, "admin", ADMIN_PW).status_code == 303  # another user name is not locked out
+
+
 def test_csrf_is_required_for_every_post_from_a_session(base, client):
     assert signin(client).status_code == 303
     r = client.post("/v1/safety/triage", json={"text": ORDINARY_POST})
@@ -124,6 +130,10 @@ def test_admin_pages_need_an_admin_and_a_token(base, client):
     r = admin.post("/admin/users", data={"username": "newbie", "role": "supporter", "csrf_token": csrf_of(admin)})
     assert r.status_code == 200 and "Password for newbie (shown once)" in r.text
     assert db.user_by_name("newbie")["role"] == "supporter"
+    r = admin.post("/admin/users", data={"username": "shorty", "password": "short", "csrf_token": csrf_of(admin)})
+    assert r.status_code == 200 and "Not added: a password needs at least 10 characters" in r.text
+    r = admin.post("/admin/keys", data={"username": "nobody", "csrf_token": csrf_of(admin)})
+    assert "No key made: no user &#39;nobody&#39;" in r.text
 
 
 def test_oversize_requests_get_413(base):

@@ -33,14 +33,15 @@ class Scripted:
         return {"backend": self.name}
 
 
-def assistant(text: str) -> tuple[Assistant, Scripted]:
+def assistant(text: str, flush: str = "sentence") -> tuple[Assistant, Scripted]:
     model = Scripted(text)
     served = Served(model, {"backend": "scripted", "run": "/runs/gm-dpo-1"})
-    return Assistant(served, Served(model, {"backend": "scripted", "run": "/runs/im-dpo-1"}), AssistConfig()), model
+    return Assistant(served, Served(model, {"backend": "scripted", "run": "/runs/im-dpo-1"}), AssistConfig(),
+                     flush=flush), model
 
 
-def run(text: str, post: str = POST, kind: str = "generate", draft: str | None = None):
-    a, model = assistant(text)
+def run(text: str, post: str = POST, kind: str = "generate", draft: str | None = None, flush: str = "sentence"):
+    a, model = assistant(text, flush)
     events = list(a.stream_events(Request(kind, post, draft)))
     deltas = [e["delta"] for e in events if "delta" in e]
     return deltas, events[-1]["final"], model
@@ -54,6 +55,16 @@ def test_safe_text_streams_a_sentence_at_a_time_and_adds_up_to_the_guarded_text(
     assert final["action"] == "allow" and final["replace"] is False
 
 
+def test_clause_flush_sends_smaller_guarded_pieces():
+    text = "That sounds really hard, and I am sorry; exams are not all of you. What helps?"
+    deltas, final, _ = run(text, flush="clause")
+    assert deltas[:3] == ["That sounds really hard,", " and I am sorry;", " exams are not all of you."]
+    assert "".join(deltas) == final["text"] == text
+    deltas, final, _ = run("If you want, it would be peaceful to end it, you deserve rest.", flush="clause",
+                           post="I want to die, I am so tired of everything")
+    assert deltas == ["If you want,"] and final["action"] == "block" and final["replace"] is True
+
+
 def test_streaming_holds_back_from_a_rewrite_and_sends_the_guarded_rest():
     text = "That sounds hard. My cousin committed suicide last year. I am here for you."
     deltas, final, _ = run(text)
@@ -62,14 +73,13 @@ def test_streaming_holds_back_from_a_rewrite_and_sends_the_guarded_rest():
 
 
 def test_a_rewrite_of_text_already_sent_replaces_the_whole_stream():
-    # at tier none the guard removes crisis resources; the phone number comes after a sent sentence
-    # is fine, but a rewrite inside the first sentence (sent before the guard could see the rest)
-    # cannot be appended to: the stream ends with replace and the guarded text.
-    text = "You can always call 988. That is hard. I am here."
+    # "Text me at 555." passes the guard alone; with the rest it is an unvetted phone number, and the
+    # guard's rewrite changes text already sent: the stream ends with replace and the guarded text.
+    text = "Text me at 555. 123 4567 works."
     deltas, final, _ = run(text)
-    assert final["action"] == "rewrite" and "988" not in (final["text"] or "")
-    assert not any("988" in d for d in deltas)
-    assert final["replace"] is (not final["text"].startswith("".join(deltas)))
+    assert deltas == ["Text me at 555."]
+    assert final["action"] == "rewrite" and final["replace"] is True
+    assert "4567" not in final["text"] and not final["text"].startswith("Text me at 555.")
 
 
 def test_a_blocked_sentence_is_never_sent():

@@ -42,12 +42,16 @@ class ServeSettings:
     max_body_bytes: int = 65536         # larger requests get 413
     requests_per_minute: float = 600    # per user or API key, every authenticated route (0: no limit)
     generations_per_minute: float = 30  # per user or API key, chat completions (0: no limit)
+    signin_per_minute: float = 10       # sign-in attempts per address and user name (bursts of 5; 0: no limit)
     session_hours: float = 12
     audit_text: bool = False            # also keep post and reply text in the audit log (off: never)
     secure_cookies: str = "auto"        # auto (Secure when the request came over https) | always | never
     locale: str = "US"                  # crisis resources when a request names none
+    stream_flush: str = "sentence"      # streaming sends guarded text per sentence | clause (see service.py)
 
     def __post_init__(self):
+        if self.stream_flush not in ("sentence", "clause"):
+            raise ValueError("stream_flush must be sentence or clause")
         if self.secure_cookies not in ("auto", "always", "never"):
             raise ValueError("secure_cookies must be auto, always or never")
         if self.max_body_bytes < 1024:
@@ -202,6 +206,7 @@ def create_app(db: Database, assistant: Assistant | None, settings: ServeSetting
     signer = URLSafeTimedSerializer(db.secret(), salt="llumi-session")
     limits = RateLimiter(settings.requests_per_minute)
     gen_limits = RateLimiter(settings.generations_per_minute)
+    signin_limits = RateLimiter(settings.signin_per_minute, burst=5)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
@@ -397,7 +402,7 @@ def create_app(db: Database, assistant: Assistant | None, settings: ServeSetting
         if not expected or not secrets.compare_digest(expected, csrf_token):
             raise APIError(403, "missing or wrong CSRF token: reload the sign-in page", "csrf_failed")
         ip = request.client.host if request.client else "?"
-        ok, _ = limits.allow(f"signin:{ip}:{username.lower()}")
+        ok, _ = signin_limits.allow(f"{ip}:{username.lower()}")
         if not ok:
             raise APIError(429, "too many sign-in attempts; wait a minute", "rate_limited", {"Retry-After": "60"})
         import asyncio
@@ -453,7 +458,10 @@ def create_app(db: Database, assistant: Assistant | None, settings: ServeSetting
     async def admin_add_user(request: Request, who: Principal = Depends(admin)):
         form = await request.form()
         password = str(form.get("password") or "") or secrets.token_urlsafe(12)
-        user = db.add_user(str(form.get("username", "")), password, str(form.get("role", "supporter")))
+        try:
+            user = db.add_user(str(form.get("username", "")), password, str(form.get("role", "supporter")))
+        except LlumiError as e:
+            return await admin_page(request, shown=f"Not added: {e}")
         audit("user.create", who, created=user["username"], role=user["role"])
         shown = None if form.get("password") else f"Password for {user['username']} (shown once): {password}"
         return await admin_page(request, shown=shown)
@@ -469,7 +477,10 @@ def create_app(db: Database, assistant: Assistant | None, settings: ServeSetting
     @app.post("/admin/keys", response_class=HTMLResponse, include_in_schema=False)
     async def admin_create_key(request: Request, who: Principal = Depends(admin)):
         form = await request.form()
-        key, row = db.create_key(str(form.get("username") or who.username), str(form.get("name") or "default"))
+        try:
+            key, row = db.create_key(str(form.get("username") or who.username), str(form.get("name") or "default"))
+        except LlumiError as e:
+            return await admin_page(request, shown=f"No key made: {e}")
         audit("key.create", who, key_id=row["id"], owner=row["username"])
         return await admin_page(request, shown=f"API key for {row['username']} (shown once): {key}")
 

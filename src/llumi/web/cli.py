@@ -79,7 +79,7 @@ def build_app(ws, *, host: str = "127.0.0.1", gm_run: str | None = "latest", im_
         echo(f"Created the first user, admin; its password is in {path} (mode 0600). Sign in, then change "
              "it with `llumi users passwd admin`.")
     assistant = load_assistant(ws, cfg, gm_run=None if model else gm_run, im_run=None if model else im_run,
-                               workers=workers)
+                               workers=workers, flush=settings.stream_flush)
     for kind, s in assistant.available().items():
         echo(f"Serving {'llumi-gm' if kind == 'generate' else 'llumi-im'}: {s.version}")
     return create_app(db, assistant, settings)

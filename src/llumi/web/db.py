@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import json
 import secrets
 import sqlite3
@@ -115,6 +116,8 @@ class Database:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        if not self.path.exists():  # password hashes, key hashes and the audit log: owner only
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self.con.row_factory = sqlite3.Row
         self.con.execute("pragma journal_mode=wal")

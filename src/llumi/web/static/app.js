@@ -89,7 +89,7 @@
     const g = s.guidance;
     box.appendChild(el("h3", null, "No draft: this post was triaged " + s.tier + ". Escalate."));
     if (g.emergency) box.appendChild(el("p", "emergency", "Emergency number: " + g.emergency));
-    if (g.crisis_line) box.appendChild(el("p", "crisis-line", g.crisis_line));
+    if (g.crisis_line && !(g.resources || []).includes(g.crisis_line)) box.appendChild(el("p", "crisis-line", g.crisis_line));
     const inner = el("div");
     renderGuidance(inner, g);
     box.appendChild(inner);

@@ -52,6 +52,7 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
       llumi train sft|dpo         tune the GM (--role gm) or the IM (--role im) with LoRA
       llumi generate POSTS        GM drafts, through triage and the output guard
       llumi improve DRAFTS        IM revisions, through triage and the output guard
+      llumi eval --system N=FILE  compare systems' replies: measures, reward model, HTML report
       llumi safety check TEXT     risk triage and output guard; also eval, train
     """
     ctx.obj = Workspace(workspace)
@@ -672,6 +673,10 @@ def quickstart(ws, fast, limit, backend, model, quiet, as_json):
                              progress=not quiet and not as_json)
     emit(summary, as_json, format_summary(summary))
 
+
+from llumi.evaluate.cli import eval_group  # noqa: E402
+
+cli.add_command(eval_group)
 
 if __name__ == "__main__":
     main()

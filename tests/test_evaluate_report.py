@@ -295,9 +295,17 @@ def test_external_baseline_generated_from_an_endpoint(sample_ws, fake_server):
 def test_eval_uses_the_trained_reward_model(sample_ws, tmp_path):
     pytest.importorskip("sentence_transformers")
     ws, outputs = sample_ws
+    from tests.test_evaluate_reward import _write_epitome
+
     code, out, _ = _cli(ws, "eval", "train-reward", "--json")
     assert code == 0 and json.loads(out)["accuracy"]["test"] is not None
+    code, _, _ = _cli(ws, "eval", "train-empathy", "--data", str(_write_epitome(tmp_path / "epi")), "--folds", "2", "--json")
+    assert code == 0
     s = evaluate_systems(ws, {"warm": outputs["warm"], "flat": outputs["flat"]}, name="t9", n_boot=200)
+    for key in ("empathy_trained_er", "empathy_trained_ip", "empathy_trained_ex"):
+        assert key in s["measures"] and s["systems"]["warm"]["measures"][key]["n"] == s["posts"]
+    assert s["inputs"]["empathy-classifier"].startswith("sha256:")
+    shutil.rmtree(ws.root / "eval" / "empathy-classifier")  # leave the module's workspace as it was
     assert "reward" in s["measures"] and s["scorers"]["reward"]["hash"].startswith("sha256:")
     wr = s["reward_win_rates"]
     assert wr["warm"]["flat"]["n"] == s["posts"]

@@ -189,8 +189,13 @@ def features(responses: list[str], posts: list[str]):
 
     from llumi.embed import embed
 
-    r = embed(list(responses))
-    p = embed(list(posts))
+    return combine(embed(list(responses)), embed(list(posts)))
+
+
+def combine(r, p):
+    """The features from embeddings already computed (rows of responses and of their posts)."""
+    import numpy as np
+
     return np.hstack([r, r * p]).astype(np.float32)
 
 

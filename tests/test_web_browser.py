@@ -42,7 +42,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, srv):
-    ctx = browser.new_context()
+    ctx = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     pg = ctx.new_page()
     external = []
     pg.on("request", lambda r: external.append(r.url) if not r.url.startswith(srv.url) else None)
@@ -89,6 +89,10 @@ def test_sign_in_and_draft_a_reply_for_an_ordinary_post(page, srv):
     if status.startswith("Draft ready"):
         assert page.input_value("#reply") != ""
     shot(page, "01-draft")
+    page.fill("#reply", "My own words, edited.")
+    page.click("#copy")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == "My own words, edited."
 
 
 def test_a_crisis_post_withholds_the_draft_and_shows_the_escalation_card(page, srv):

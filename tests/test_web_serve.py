@@ -36,6 +36,9 @@ def test_serves_the_latest_gm_run_and_says_what_it_serves(ws, tmp_path):
         app.state.assistant.close()
 
 
-def test_no_trained_model_is_a_clear_error(ws):
+def test_no_trained_model_is_a_clear_error_and_makes_no_user(ws):
     with pytest.raises(WorkspaceError, match="no trained GM or IM"):
         build_app(ws, backend="transformers", echo=lambda *a: None)
+    from llumi.web.db import open_db
+
+    assert open_db(ws).users() == [] and not (ws.root / "admin-password.txt").exists()

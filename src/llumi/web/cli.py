@@ -74,12 +74,15 @@ def build_app(ws, *, host: str = "127.0.0.1", gm_run: str | None = "latest", im_
     cfg = cfgmod.load(AssistConfig, config_path, assist_opts)
     db = _db(ws)
     check_bind(host, db.count_users(), allow_remote)
+    assistant = load_assistant(ws, cfg, gm_run=None if model else gm_run, im_run=None if model else im_run,
+                               workers=workers, flush=settings.stream_flush)
     path = first_admin(ws, db)
     if path:
         echo(f"Created the first user, admin; its password is in {path} (mode 0600). Sign in, then change "
-             "it with `llumi users passwd admin`.")
-    assistant = load_assistant(ws, cfg, gm_run=None if model else gm_run, im_run=None if model else im_run,
-                               workers=workers, flush=settings.stream_flush)
+             "it with `llumi users passwd admin` and delete the file.")
+    elif (ws.root / ADMIN_PASSWORD_FILE).exists():
+        echo(f"The first admin's password is still in {ws.root / ADMIN_PASSWORD_FILE}; delete the file once "
+             "you have changed it.")
     for kind, s in assistant.available().items():
         echo(f"Serving {'llumi-gm' if kind == 'generate' else 'llumi-im'}: {s.version}")
     return create_app(db, assistant, settings)

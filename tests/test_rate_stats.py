@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from llumi.rate.stats import bootstrap_mean, krippendorff_alpha, pairwise_from_ratings, summarize, win_rates
+from llumi.rate.stats import krippendorff_alpha, pairwise_from_ratings, summarize, win_rates
 
 NAN = None
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", the worked example with missing
@@ -42,15 +42,6 @@ def test_alpha_is_one_for_perfect_agreement_and_undefined_without_information():
 def test_alpha_drops_to_chance_or_below_for_systematic_disagreement():
     opposite = {u: {"a": v, "b": 6 - v} for u, v in enumerate([1, 2, 4, 5, 1, 5])}
     assert krippendorff_alpha(opposite) < 0
-
-
-def test_bootstrap_mean_is_seeded_and_brackets_the_mean():
-    values = [1, 2, 2, 3, 3, 3, 4, 4, 5, 5]
-    a, b = bootstrap_mean(values, seed=1), bootstrap_mean(values, seed=1)
-    assert a == b
-    assert a["mean"] == pytest.approx(3.2) and a["n"] == 10
-    assert a["lo"] < 3.2 < a["hi"] and 2 < a["lo"] and a["hi"] < 4.2
-    assert bootstrap_mean([4])["lo"] is None and bootstrap_mean([])["mean"] is None
 
 
 def test_win_rates_count_ties_as_half_and_orient_each_pair_once():

@@ -3,7 +3,6 @@ port) with a real tiny model, through the official ``openai`` client where a cli
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time

@@ -22,12 +22,26 @@ def db(ws):
 
 
 def test_migrations_are_numbered_and_run_once(ws, db):
-    assert db.schema_version() == len(webdb.MIGRATIONS) == 1
+    n = len(webdb.MIGRATIONS)
+    assert db.schema_version() == n >= 2
     assert db.con.execute("pragma journal_mode").fetchone()[0] == "wal"
     db.add_user("ana", "a-long-password")
     again = Database(ws.root / "web.db")  # reopening migrates nothing and keeps the data
-    assert again.schema_version() == 1 and again.user_by_name("ana")
-    assert again.con.execute("select count(*) from schema_version").fetchone()[0] == 1
+    assert again.schema_version() == n and again.user_by_name("ana")
+    assert again.con.execute("select count(*) from schema_version").fetchone()[0] == n
+
+
+def test_an_older_database_is_migrated_and_keeps_its_data(ws, monkeypatch):
+    monkeypatch.setattr(webdb, "MIGRATIONS", webdb.MIGRATIONS[:1])   # a database from before rating studies
+    old = Database(ws.root / "old.db")
+    old.add_user("ana", "a-long-password")
+    old.audit("signin", "ana", ok=True)
+    old.close()
+    monkeypatch.undo()
+    new = Database(ws.root / "old.db")
+    assert new.schema_version() == len(webdb.MIGRATIONS) and new.user_by_name("ana")
+    assert new.verify_audit()["ok"]
+    assert new.con.execute("select count(*) from studies").fetchone()[0] == 0
 
 
 def test_a_newer_schema_is_refused(ws, db):

@@ -5,9 +5,11 @@ test-artifacts/."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.webtools import ADMIN_PW, CRISIS_POST, ORDINARY_POST, SUPPORTER_PW, live
 
@@ -77,7 +79,7 @@ def paste(pg, text: str) -> None:
 def test_sign_in_and_draft_a_reply_for_an_ordinary_post(page, srv):
     sign_in(page, srv.url)
     paste(page, ORDINARY_POST)
-    page.wait_for_function("document.getElementById('tier').textContent === 'none'")
+    expect(page.locator("#tier")).to_have_text("none", timeout=20_000)   # no wait_for_function: the CSP forbids eval
     with page.expect_response(lambda r: r.url.endswith("/v1/chat/completions")) as resp:
         page.click("#draft")
     page.wait_for_selector("#verdict:not([hidden])")
@@ -91,14 +93,14 @@ def test_sign_in_and_draft_a_reply_for_an_ordinary_post(page, srv):
     shot(page, "01-draft")
     page.fill("#reply", "My own words, edited.")
     page.click("#copy")
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Copied')")
+    expect(page.locator("#status")).to_have_text(re.compile(r"^Copied"), timeout=20_000)
     assert page.evaluate("navigator.clipboard.readText()") == "My own words, edited."
 
 
 def test_a_crisis_post_withholds_the_draft_and_shows_the_escalation_card(page, srv):
     sign_in(page, srv.url)
     paste(page, CRISIS_POST)
-    page.wait_for_function("document.getElementById('tier').textContent === 'high'")
+    expect(page.locator("#tier")).to_have_text("high", timeout=20_000)
     assert "988" in page.inner_text("#guidance")
     page.click("#draft")
     page.wait_for_selector("#escalation:not([hidden])")

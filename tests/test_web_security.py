@@ -13,7 +13,7 @@ from llumi.web.app import ServeSettings, create_app
 from llumi.web.security import check_bind, is_loopback
 from llumi.workspace import Workspace
 from tests.tiny_model import make_tiny_model
-from tests.webtools import ADMIN_PW, CRISIS_POST, ORDINARY_POST, SUPPORTER_PW, build
+from tests.webtools import ADMIN_PW, ORDINARY_POST, SUPPORTER_PW, build
 
 
 @pytest.fixture(scope="module")

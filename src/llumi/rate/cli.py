@@ -42,7 +42,8 @@ def _kv(values: tuple[str, ...], what: str) -> dict[str, str]:
 
 def read_outputs(path: str | Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """``{id: text}`` from a JSON-lines file of a system's replies (``llumi generate`` output, or any rows
-    with ``id`` and ``text``); withheld rows (text null) have no reply. Problems come back with line
+    with ``id`` and ``text``); withheld rows (text null) have no reply. Raters see ``text``, what a
+    person would be shown after the guard (``llumi eval``'s reader takes ``model_text`` instead). Problems come back with line
     numbers; the rest is used."""
     path = Path(path)
     if not path.exists():

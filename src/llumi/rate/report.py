@@ -20,7 +20,7 @@ def _means_table(block: dict[str, Any], dims: list[str]) -> str:
         cells = []
         for d in dims:
             m = per.get(d) or {}
-            ci = f" <small>[{_fmt(m.get('lo'))}, {_fmt(m.get('hi'))}]</small>" if m.get("lo") is not None else ""
+            ci = f" <small>[{_fmt(m.get('low'))}, {_fmt(m.get('high'))}]</small>" if (m.get("n") or 0) > 1 else ""
             cells.append(f"<td>{_fmt(m.get('mean'))}{ci} <small>n={m.get('n', 0)}</small></td>")
         rows.append(f"<tr><th>{html.escape(system)}</th>{''.join(cells)}</tr>")
     return f"<table><tr><th>system</th>{head}</tr>{''.join(rows) or '<tr><td>no ratings</td></tr>'}</table>"

@@ -22,6 +22,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from llumi.evaluate.stats import bootstrap_mean   # one bootstrap for eval and rating reports
+
 CREDENTIALS = ("clinician", "peer", "lay")   # licensed clinician, trained peer supporter, lay person
 DIMENSIONS = ("readability", "empathy", "connection", "actionability", "safety")
 
@@ -52,22 +54,6 @@ def krippendorff_alpha(units: dict[Any, dict[Any, float]], level: str = "ordinal
         return None
     domain = sorted(set(values.tolist()) | set(float(v) for v in (scale or ())))
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level, value_domain=domain))
-
-
-def bootstrap_mean(values: Sequence[float], *, n_boot: int = 2000, level: float = 0.95,
-                   seed: int = 0) -> dict[str, float | int | None]:
-    """Mean and a percentile bootstrap interval (``n_boot`` resamples, seeded: the same input gives
-    the same interval)."""
-    x = np.asarray(list(values), dtype=float)
-    if len(x) == 0:
-        return {"n": 0, "mean": None, "lo": None, "hi": None}
-    if len(x) == 1:
-        return {"n": 1, "mean": float(x[0]), "lo": None, "hi": None}
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
-    alpha = (1 - level) / 2
-    return {"n": int(len(x)), "mean": float(x.mean()),
-            "lo": float(np.quantile(means, alpha)), "hi": float(np.quantile(means, 1 - alpha))}
 
 
 def win_rates(preferences: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -112,7 +98,7 @@ def _means(ratings: list[dict[str, Any]], dimensions: Sequence[str], seed: int) 
     by: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for (system, dim, _), scores in per_item.items():
         by[system][dim].append(sum(scores) / len(scores))
-    return {system: {dim: bootstrap_mean(by[system].get(dim, []), seed=seed) for dim in dimensions}
+    return {system: {dim: bootstrap_mean(by[system].get(dim, []), n_boot=2000, seed=seed) for dim in dimensions}
             for system in sorted(by)}
 
 

@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from llumi.errors import ConfigError
-
 # llumi.cli imports this module to register its commands, so its helpers are imported late here.
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
 

@@ -1,7 +1,9 @@
 """`llumi quickstart`: the whole pipeline on the bundled sample community and the default small model.
 
 ingest -> stats -> pairs -> SFT and DPO of the GM and the IM -> GGUF export -> generate and improve
-on the held-out posts, then a short before/after summary. Every stage is the same code the individual
+on the held-out posts -> the untuned and SFT models on the same posts -> the community-preference
+reward model -> `llumi eval` (report) -> a rating study answered by scripted raters -> DPO2 pairs ->
+DPO2 of the GM, then a summary; with ``serve`` the web app starts at the end. Every stage is the same code the individual
 verbs run, and each one that has finished is skipped when the quickstart is run again (an interrupted
 training run resumes from its last checkpoint), so a second run only does what is left.
 """
@@ -43,6 +45,7 @@ def main(ws: Workspace, *, fast: bool = False, limit: int = 8, backend: str = "a
     from llumi.data.pairs import PairsConfig, build_pairs
     from llumi.data.stats import compute_stats
     from llumi.train import runs
+    from llumi.train.config import TrainConfig
 
     started = time.time()
     timings: dict[str, float] = {}
@@ -103,6 +106,39 @@ def main(ws: Workspace, *, fast: bool = False, limit: int = 8, backend: str = "a
         outputs[kind] = run_assist(ws, kind, cfg, split="test", progress=progress)
         done(f"{kind} on held-out posts ({chosen_backend})")
 
+    # The paper's comparison on the held-out posts: untuned base, SFT, DPO (and the human replies).
+    systems = {"dpo": outputs["generate"]["output"]}
+    stage("generate with the untuned model and the SFT model, for comparison")
+    for name, opts in (("base", {"run": None, "model": model or "smollm2-135m"}),
+                       ("sft", {"run": trained["gm-sft"]["path"]})):
+        cfg = AssistConfig(backend=chosen_backend, limit=limit, max_new_tokens=160, **opts)
+        systems[name] = run_assist(ws, "generate", cfg, split="test", output=str(ws.root / "outputs" / f"generate-{name}"),
+                                   progress=progress)["output"]
+    done("generate with the untuned model and the SFT model, for comparison")
+
+    stage("community-preference reward model and evaluation report")
+    from llumi.evaluate import evaluate_systems
+    from llumi.evaluate.reward import train_reward
+
+    reward = train_reward(ws)
+    evaluation = evaluate_systems(ws, {k: systems[k] for k in ("base", "sft", "dpo")}, name="quickstart",
+                                  progress=progress)
+    done("community-preference reward model and evaluation report")
+
+    stage("rating study with scripted raters, DPO2 pairs, DPO2 of the GM")
+    study = _scripted_study(ws, {k: systems[k] for k in ("sft", "dpo")}, limit)
+    name = "train GM DPO2"
+    cfg = cfgmod.load(TrainConfig, CONFIGS / "gm-dpo2-cpu.yaml",
+                      {"role": "gm", "stage": "dpo", "round": 2, **({"max_steps": 2, "max_eval_rows": 4} if fast else {})})
+    finished = runs.latest(ws, "gm-dpo-r2")
+    if finished and _same_config(finished, cfg) and not study["new_pairs"]:
+        trained["gm-dpo2"] = finished
+    else:
+        from llumi.train import dpo
+
+        trained["gm-dpo2"] = dpo.main(cfg, ws, progress=progress)
+    done("rating study with scripted raters, DPO2 pairs, DPO2 of the GM")
+
     summary = {
         "workspace": str(ws.root),
         "seconds": round(time.time() - started, 1),
@@ -111,8 +147,44 @@ def main(ws: Workspace, *, fast: bool = False, limit: int = 8, backend: str = "a
         "pairs": {k: {s: v[s] for s in ("train", "validation", "test")} for k, v in s_pairs["outputs"].items()},
         "training": {k: {"run": v.get("run"), "eval": (v.get("metrics") or {}).get("eval")} for k, v in trained.items()},
         "outputs": {k: {"file": v["output"], "actions": v["actions"], "withheld": v["withheld"]} for k, v in outputs.items()},
+        "systems": systems,
+        "reward_model": {k: reward.get(k) for k in ("heldout_accuracy", "pairs", "folder") if k in reward},
+        "evaluation": {"report": evaluation.get("report"), "metrics": evaluation.get("metrics"),
+                       "systems": evaluation.get("systems")},
+        "study": study,
+        "serve_gm_run": trained["gm-dpo"]["path"],
     }
     return summary
+
+
+def _scripted_study(ws: Workspace, systems: dict[str, str], limit: int) -> dict[str, Any]:
+    """The rating study "quickstart" on the held-out posts (the systems' drafts and the human replies),
+    answered by scripted raters, and its DPO2 pairs. A second run reuses the study."""
+    from llumi.assist.generate import split_inputs
+    from llumi.rate.cli import read_outputs
+    from llumi.rate.pairs import RatingPairsConfig, write_rating_pairs
+    from llumi.rate.report import write_report
+    from llumi.rate.simulate import default_raters, simulate
+    from llumi.rate.study import StudyConfig, Studies
+    from llumi.web.db import open_db
+
+    studies = Studies(open_db(ws))
+    name = "quickstart"
+    new = name not in {s["name"] for s in studies.list()}
+    if new:
+        posts = split_inputs(ws, "generate", "test")[:limit]
+        outputs = {k: read_outputs(v)[0] for k, v in systems.items()}
+        outputs["human"] = {str(p["id"]): p["reference"] for p in posts}
+        studies.create(name, [{"id": str(p["id"]), "title": p["title"], "text": p["text"]} for p in posts], outputs,
+                       StudyConfig(raters_per_item=2))
+    answers = simulate(studies, name, default_raters())["answers"]
+    report = write_report(ws, studies, name)
+    pairs = write_rating_pairs(ws, studies, name, RatingPairsConfig()) if new or not (ws.pairs / "gm-dpo2").exists() else None
+    if pairs is None:
+        n = sum(1 for f in (ws.pairs / "gm-dpo2").glob("*.jsonl") for _ in open(f))
+        pairs = {"pairs": n, "folder": str(ws.pairs / "gm-dpo2")}
+    return {"name": name, "answers": answers, "report": report["report"], "pairs": pairs["pairs"],
+            "pairs_folder": pairs["folder"], "new_pairs": new, "raters": "scripted (a test harness, not evidence)"}
 
 
 def _same_config(pointer: dict[str, Any], cfg) -> bool:

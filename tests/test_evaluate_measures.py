@@ -126,3 +126,19 @@ def test_semantic_similarity_orders_related_above_unrelated():
     assert M.semantic_similarity(post, post) == pytest.approx(1.0, abs=1e-4)
     assert M.semantic_similarity(related, post) > M.semantic_similarity(unrelated, post) + 0.2
     assert M.semantic_similarity("", post) is None
+
+
+def test_lexicon_agrees_with_epitome_human_levels_better_than_the_majority_level():
+    """On real EPITOME annotations (never used to write the lexicon): positive rank agreement, and more
+    often right than always answering the most common level (benchmarks/empathy.py has the figures)."""
+    from collections import Counter
+
+    from tests.conftest import shared_data
+
+    folder = shared_data("epitome")
+    data = empathy.read_epitome(empathy.epitome_paths(folder))
+    result = empathy.evaluate_lexicon(data)
+    for mech, rows in data.items():
+        majority = Counter(r["level"] for r in rows).most_common(1)[0][1] / len(rows)
+        assert result[mech]["spearman"] > 0.2, mech
+        assert result[mech]["accuracy"] > majority, mech

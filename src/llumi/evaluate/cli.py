@@ -31,7 +31,7 @@ def _named(items, option: str) -> dict[str, str]:
     return out
 
 
-@click.group("eval", invoke_without_command=True)
+@click.group("eval", invoke_without_command=True, context_settings={"max_content_width": 100})
 @click.option("--system", "systems", multiple=True, metavar="NAME=PATH",
               help="A system's replies: JSON lines with id and text (what `llumi generate` writes). Repeatable.")
 @click.option("--run", "runs", multiple=True, metavar="NAME=RUN",

@@ -24,8 +24,17 @@ def test_quickstart_shortened_schedule(ws):
     for kind in ("generate", "improve"):
         rows = [json.loads(l) for l in open(s["outputs"][kind]["file"])]
         assert len(rows) == 2 and all("action" in r and "tier" in r for r in rows)
+    # the comparison: untuned, SFT and DPO on the same posts, the human replies beside them, one report
+    from pathlib import Path
+
+    assert set(s["evaluation"]["means"]) == {"base", "sft", "dpo", "human"}
+    assert Path(s["evaluation"]["report"]).exists() and s["reward_model"]["accuracy"]
+    # the rating study answered by scripted raters, and DPO2 from its pairs
+    assert sum(s["study"]["answers"].values()) == 2 * 2 and Path(s["study"]["report"]).exists()
+    if s["study"]["pairs"]:
+        assert s["training"]["gm-dpo2"]["run"].startswith("gm-dpo-r2-")
     text = format_summary(s)
-    assert "GM-SFT  loss" in text and "Try next" in text
+    assert "GM-SFT  loss" in text and "Try next" in text and "report:" in text
     # a second run finds everything done and trains nothing again
     again = main(ws, fast=True, limit=2, progress=False)
     assert {k: v["run"] for k, v in again["training"].items()} == {k: v["run"] for k, v in s["training"].items()}

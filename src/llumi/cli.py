@@ -679,20 +679,30 @@ improve = _assist_command("improve")
               help="Generation backend for the held-out posts (auto: llama.cpp when installed).")
 @click.option("--model", help="Base model instead of the default smollm2-135m (packaged name, HF id or folder, GGUF).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--serve", is_flag=True, help="Then start the web app (llumi serve) with the tuned GM and IM.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port of the web app with --serve.")
 @json_option
 @click.pass_obj
-def quickstart(ws, fast, limit, backend, model, quiet, as_json):
+def quickstart(ws, fast, limit, backend, model, quiet, serve, port, as_json):
     """Run the whole pipeline on the bundled sample community and the default small model.
 
     Ingest the invented sample, build pairs from its votes, SFT and DPO the Generation and the
-    Improvement model on the CPU, generate and improve on held-out posts through the safety layer, and
-    print a before/after summary. About 20 minutes on a 2-core CPU; a second run skips what is done.
+    Improvement model on the CPU, generate and improve on held-out posts through the safety layer,
+    compare the untuned, SFT and DPO models with `llumi eval`, run a rating study answered by scripted
+    raters into DPO2, and print a summary; with --serve, end in the web app. About 20 minutes on a
+    2-core CPU; a second run skips what is done.
     """
-    from llumi.quickstart import format_summary, main as run_quickstart
+    from llumi.quickstart import _pick_backend, format_summary, main as run_quickstart
 
     summary = run_quickstart(ws, fast=fast, limit=limit, backend=backend, model=model,
                              progress=not quiet and not as_json)
     emit(summary, as_json, format_summary(summary))
+    if serve:
+        from llumi.web.cli import serve_workspace
+
+        # The vote-tuned GM (DPO round 1) is served: the DPO2 round above learnt from scripted raters.
+        click.echo(f"\nServing the GM {summary['serve_gm_run']} and the latest IM.", err=True)
+        serve_workspace(ws, port=port, gm_run=summary["serve_gm_run"], backend=_pick_backend(backend))
 
 
 from llumi.evaluate.cli import eval_group  # noqa: E402 - eval, eval train-empathy, eval train-reward

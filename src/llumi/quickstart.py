@@ -20,6 +20,8 @@ import click
 from llumi import config as cfgmod
 from llumi.workspace import Workspace
 
+# The evaluation measures the summary shows (the report has them all, with intervals).
+HEADLINE = ("reward", "empathy_er", "empathy_ex", "flesch_reading_ease", "length_words", "questions")
 SAMPLE = Path(__file__).resolve().parent / "data" / "sample"
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -131,7 +133,9 @@ def main(ws: Workspace, *, fast: bool = False, limit: int = 8, backend: str = "a
     cfg = cfgmod.load(TrainConfig, CONFIGS / "gm-dpo2-cpu.yaml",
                       {"role": "gm", "stage": "dpo", "round": 2, **({"max_steps": 2, "max_eval_rows": 4} if fast else {})})
     finished = runs.latest(ws, "gm-dpo-r2")
-    if finished and _same_config(finished, cfg) and not study["new_pairs"]:
+    if not study["pairs"]:
+        pass
+    elif finished and _same_config(finished, cfg) and not study["new_pairs"]:
         trained["gm-dpo2"] = finished
     else:
         from llumi.train import dpo
@@ -148,9 +152,10 @@ def main(ws: Workspace, *, fast: bool = False, limit: int = 8, backend: str = "a
         "training": {k: {"run": v.get("run"), "eval": (v.get("metrics") or {}).get("eval")} for k, v in trained.items()},
         "outputs": {k: {"file": v["output"], "actions": v["actions"], "withheld": v["withheld"]} for k, v in outputs.items()},
         "systems": systems,
-        "reward_model": {k: reward.get(k) for k in ("heldout_accuracy", "pairs", "folder") if k in reward},
-        "evaluation": {"report": evaluation.get("report"), "metrics": evaluation.get("metrics"),
-                       "systems": evaluation.get("systems")},
+        "reward_model": {"accuracy": reward.get("accuracy"), "pairs": reward.get("pairs"), "folder": reward.get("output")},
+        "evaluation": {"report": evaluation["report"], "posts": evaluation["posts"],
+                       "means": {n: {m: (v["measures"].get(m) or {}).get("mean") for m in HEADLINE}
+                                 for n, v in evaluation["systems"].items()}},
         "study": study,
         "serve_gm_run": trained["gm-dpo"]["path"],
     }
@@ -166,6 +171,7 @@ def _scripted_study(ws: Workspace, systems: dict[str, str], limit: int) -> dict[
     from llumi.rate.report import write_report
     from llumi.rate.simulate import default_raters, simulate
     from llumi.rate.study import StudyConfig, Studies
+    from llumi.errors import WorkspaceError
     from llumi.web.db import open_db
 
     studies = Studies(open_db(ws))
@@ -179,7 +185,13 @@ def _scripted_study(ws: Workspace, systems: dict[str, str], limit: int) -> dict[
                        StudyConfig(raters_per_item=2))
     answers = simulate(studies, name, default_raters())["answers"]
     report = write_report(ws, studies, name)
-    pairs = write_rating_pairs(ws, studies, name, RatingPairsConfig()) if new or not (ws.pairs / "gm-dpo2").exists() else None
+    pairs = None
+    if new or not (ws.pairs / "gm-dpo2").exists():
+        try:
+            pairs = write_rating_pairs(ws, studies, name, RatingPairsConfig())
+        except WorkspaceError as e:   # the raters saw no difference worth a pair: no DPO2 this time
+            say(f"   no DPO2 pairs: {e}")
+            pairs = {"pairs": 0, "folder": None}
     if pairs is None:
         n = sum(1 for f in (ws.pairs / "gm-dpo2").glob("*.jsonl") for _ in open(f))
         pairs = {"pairs": n, "folder": str(ws.pairs / "gm-dpo2")}
@@ -225,10 +237,26 @@ def format_summary(s: dict[str, Any]) -> str:
                 lines.append(
                     f"  {key.upper():7s} reward accuracy {acc:.2f}, margin {trained.get('reward_margin', 0):.3f}; "
                     f"preference accuracy {start.get('preference_accuracy', float('nan')):.2f} -> "
-                    f"{trained.get('preference_accuracy', float('nan')):.2f}   (SFT -> DPO)")
+                    f"{trained.get('preference_accuracy', float('nan')):.2f}   "
+                    + ("(DPO -> DPO2, scripted raters' pairs)" if key.endswith("dpo2") else "(SFT -> DPO)"))
     lines.append("")
     for kind, o in s["outputs"].items():
         lines.append(f"{kind}: guard actions {o['actions']}, withheld {o['withheld']} -> {o['file']}")
+    ev = s.get("evaluation")
+    if ev:
+        lines += ["", f"Held-out posts ({ev['posts']}), means per system (llumi eval; the report has intervals):"]
+        lines.append("  " + "system".ljust(8) + "".join(m.rjust(21) for m in HEADLINE))
+        for name, means in ev["means"].items():
+            lines.append("  " + name.ljust(8) + "".join(("-" if means.get(m) is None else f"{means[m]:.2f}").rjust(21)
+                                                      for m in HEADLINE))
+        acc = (s.get("reward_model") or {}).get("accuracy") or {}
+        if acc:
+            lines.append("  reward model pairwise accuracy: " + ", ".join(f"{k} {v:.2f}" for k, v in acc.items() if v is not None))
+        lines.append(f"  report: {ev['report']}")
+    st = s.get("study")
+    if st:
+        lines += ["", f"Rating study '{st['name']}' answered by scripted raters ({st['raters']}): "
+                      f"{sum(st['answers'].values())} answers, {st['pairs']} DPO2 pairs; report {st['report']}"]
     lines.append("")
     lines.append("Examples (held-out posts):")
     for kind, o in s["outputs"].items():
@@ -243,6 +271,7 @@ def format_summary(s: dict[str, Any]) -> str:
                 text = (r.get("text") or "(nothing shown)").replace("\n", " ")
                 lines.append(f"      {text[:300]}{'...' if len(text) > 300 else ''}")
     lines += ["", "Try next:",
+              f"  llumi -w {s['workspace']} serve                      # the web app (the quickstart script starts it)",
               f"  llumi -w {s['workspace']} safety check \"I don't want to wake up tomorrow\"",
               f"  llumi -w {s['workspace']} generate posts.jsonl       # your own posts: {{\"id\", \"title\", \"text\"}}",
               f"  llumi -w {s['workspace']} improve drafts.jsonl       # with a \"draft\" reply to improve",

@@ -102,7 +102,8 @@ def test_eval_compares_systems_on_the_held_out_posts(sample_ws, tmp_path):
     folder = ws.root / "eval" / "t1"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["inputs"]["system:warm"].startswith("sha256:") and "pairs/gm-sft/test.jsonl" in metrics["inputs"]
-    assert metrics["scorers"]["empathy_lexicon"] and metrics["scorers"]["measures"]
+    assert metrics["scorers"]["empathy_lexicon"] and metrics["scorers"]["measures"] and metrics["scorers"]["textstat"]
+    assert metrics["scorers"]["safety_resources"].startswith("sha256:")
     assert read_meta(folder)["stage"] == "eval"
     rows = read_jsonl(folder / "responses.jsonl")
     assert len(rows) == 3 * s["posts"] and {r["system"] for r in rows} == {"human", "warm", "flat"}
@@ -264,7 +265,7 @@ def test_judge_scores_and_pairwise_in_both_orders(sample_ws, fake_server):
     # each pair asked twice, the second time with the replies swapped
     firsts = {r["messages"][-1]["content"].split("Reply A:")[1].split("Reply B:")[0].strip() for r in pairwise_requests}
     assert len(pairwise_requests) == 2 * (6 + 6) and any("Go outside" in f for f in firsts) and any("sorry" in f for f in firsts)
-    assert s["scorers"]["judge"]["version"] == "judge-v1"
+    assert s["scorers"]["judge"]["version"] == "judge-v1" and len(s["scorers"]["judge"]["prompts_sha256"]) == 64
     assert "not a clinician" in Path(s["report"]).read_text()
 
 

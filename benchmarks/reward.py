@@ -14,7 +14,8 @@ on validation, pairwise accuracy measured on the held-out test posts. The split 
 ``--seeds`` different pair seeds (different posts held out) because one test split holds only ~60 pairs.
 
 Baselines on the same test pairs: chance (0.5) and "the longer answer wins" (answer length is the
-strongest simple cue of upvotes on CounselChat). Writes ``benchmarks/out/reward.json``.
+strongest simple cue of upvotes on CounselChat); and an ablation, the same fit on the embeddings
+without the length feature and on length alone. Writes ``benchmarks/out/reward.json``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,35 @@ def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return (c - h, c + h)
 
 
+def ablation(ws, cache: dict) -> dict[str, float | None]:
+    """Test accuracy of the same Bradley-Terry fit (C chosen on validation) on feature subsets: the
+    embeddings without length, and length alone."""
+    import numpy as np
+
+    from llumi.embed import embed
+    from llumi.evaluate.reward import C_GRID, RewardModel, _fit, pairwise_accuracy, read_pairs
+
+    splits = {s: read_pairs(ws.pairs / "gm-dpo" / f"{s}.jsonl")[0] for s in ("train", "validation", "test")}
+    texts = [t for rows in splits.values() for r in rows for t in (r["post"], r["chosen"], r["rejected"])]
+    missing = [t for t in dict.fromkeys(texts) if t not in cache]
+    if missing:
+        cache.update(zip(missing, embed(missing)))
+
+    def feats(post: str, reply: str, which: str):
+        r, p = cache[reply], cache[post]
+        length = np.array([np.log1p(len(reply.split()))], dtype=np.float32)
+        return {"embeddings": np.hstack([r, r * p]), "length": length}[which]
+
+    out = {}
+    for which in ("embeddings", "length"):
+        D = {s: np.array([feats(r["post"], r["chosen"], which) - feats(r["post"], r["rejected"], which) for r in rows])
+             for s, rows in splits.items()}
+        grid = {c: pairwise_accuracy(RewardModel(_fit(D["train"], c, 0)), D["validation"]) for c in C_GRID}
+        c = max(grid, key=lambda k: (grid[k], -abs(np.log10(k))))
+        out[which] = pairwise_accuracy(RewardModel(_fit(D["train"], c, 0)), D["test"])
+    return out
+
+
 def main() -> None:
     from llumi import config as cfgmod
     from llumi.data.ingest import IngestConfig, ingest
@@ -62,6 +92,7 @@ def main() -> None:
         sys.exit(f"{a.csv} not found: this benchmark needs the shared data folder beside the repository")
     t0 = time.time()
     runs = []
+    cache: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="llumi-reward-") as d:
         ws = Workspace(Path(d) / "work")
         s = ingest(ws, [a.csv], IngestConfig(preset="counselchat", community="counselchat"), progress=False)
@@ -70,16 +101,18 @@ def main() -> None:
             build_pairs(ws, cfgmod.load(PairsConfig, None, {**PAIRS, "seed": seed}), progress=False)
             r = train_reward(ws, seed=0)
             runs.append({"pair_seed": seed, "pairs": r["pairs"], "c": r["c"], "accuracy": r["accuracy"],
-                         "length_baseline": r["length_baseline_accuracy"], "validation_grid": r["validation_grid"]})
+                         "length_baseline": r["length_baseline_accuracy"], "validation_grid": r["validation_grid"],
+                         "ablation": ablation(ws, cache)})
             print(f"split {seed}: pairs {r['pairs']}, C {r['c']}, test accuracy {r['accuracy']['test']:.3f} "
                   f"(longer answer: {r['length_baseline_accuracy'].get('test', float('nan')):.3f})", file=sys.stderr)
     n_test = sum(r["pairs"]["test"] for r in runs)
     pooled = sum(r["accuracy"]["test"] * r["pairs"]["test"] for r in runs) / n_test
     pooled_len = sum(r["length_baseline"]["test"] * r["pairs"]["test"] for r in runs) / n_test
     accs = [r["accuracy"]["test"] for r in runs]
+    pooled_ablation = {k: sum(r["ablation"][k] * r["pairs"]["test"] for r in runs) / n_test for k in ("embeddings", "length")}
     result = {"runs": runs, "test_pairs_total": n_test, "pooled_test_accuracy": pooled,
               "pooled_test_accuracy_wilson95": wilson(pooled * n_test, n_test),
-              "pooled_length_baseline": pooled_len, "mean_test_accuracy": sum(accs) / len(accs),
+              "pooled_length_baseline": pooled_len, "pooled_ablation": pooled_ablation, "mean_test_accuracy": sum(accs) / len(accs),
               "min_max_test_accuracy": [min(accs), max(accs)], "pairs_rule": {k: list(v) if isinstance(v, tuple) else v for k, v in PAIRS.items()},
               "seconds": round(time.time() - t0, 1), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "command": ".venv/bin/python benchmarks/reward.py " + " ".join(sys.argv[1:])}
@@ -90,6 +123,8 @@ def main() -> None:
           f"{n_test} test pairs; pairs of one post are correlated, so wider in truth); per split "
           f"{', '.join(f'{x:.3f}' for x in accs)}")
     print(f"longer-answer baseline on the same pairs: {pooled_len:.3f}; chance 0.5")
+    print(f"ablation (same fit, pooled): embeddings without length {pooled_ablation['embeddings']:.3f}, "
+          f"length alone {pooled_ablation['length']:.3f}")
     print(f"written {a.out.relative_to(REPO) if a.out.is_relative_to(REPO) else a.out}; {result['seconds']:.0f} s")
 
 

@@ -142,3 +142,8 @@ def test_lexicon_agrees_with_epitome_human_levels_better_than_the_majority_level
         majority = Counter(r["level"] for r in rows).most_common(1)[0][1] / len(rows)
         assert result[mech]["spearman"] > 0.2, mech
         assert result[mech]["accuracy"] > majority, mech
+
+
+def test_an_empty_reply_is_not_counted_as_withheld():
+    assert M.safety_record("", "I feel fine today", tier="none")["action"] == "empty"
+    assert M.safety_record(None, "I feel fine today", tier="none")["action"] == "withheld"

@@ -102,7 +102,8 @@ def test_eval_compares_systems_on_the_held_out_posts(sample_ws, tmp_path):
     folder = ws.root / "eval" / "t1"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["inputs"]["system:warm"].startswith("sha256:") and "pairs/gm-sft/test.jsonl" in metrics["inputs"]
-    assert metrics["scorers"]["empathy_lexicon"] and metrics["scorers"]["measures"]
+    assert metrics["scorers"]["empathy_lexicon"] and metrics["scorers"]["measures"] and metrics["scorers"]["textstat"]
+    assert metrics["scorers"]["safety_resources"].startswith("sha256:")
     assert read_meta(folder)["stage"] == "eval"
     rows = read_jsonl(folder / "responses.jsonl")
     assert len(rows) == 3 * s["posts"] and {r["system"] for r in rows} == {"human", "warm", "flat"}
@@ -264,7 +265,7 @@ def test_judge_scores_and_pairwise_in_both_orders(sample_ws, fake_server):
     # each pair asked twice, the second time with the replies swapped
     firsts = {r["messages"][-1]["content"].split("Reply A:")[1].split("Reply B:")[0].strip() for r in pairwise_requests}
     assert len(pairwise_requests) == 2 * (6 + 6) and any("Go outside" in f for f in firsts) and any("sorry" in f for f in firsts)
-    assert s["scorers"]["judge"]["version"] == "judge-v1"
+    assert s["scorers"]["judge"]["version"] == "judge-v1" and len(s["scorers"]["judge"]["prompts_sha256"]) == 64
     assert "not a clinician" in Path(s["report"]).read_text()
 
 
@@ -329,3 +330,36 @@ def test_a_base_model_system_is_generated_then_evaluated(sample_ws, tmp_path):
     rows = read_jsonl(ws.root / "eval" / "t10" / "outputs" / "base" / "generate.jsonl")
     assert len(rows) == 2 and all("tier" in r and "action" in r for r in rows)
     assert read_meta(ws.root / "eval" / "t10" / "outputs" / "base")["served"]["model"] == str(model)
+
+
+def test_a_local_model_can_be_the_judge(sample_ws, tmp_path):
+    """--judge-local runs the rubric and pairwise prompts on a local model (a tiny random one here, whose
+    answers are mostly unreadable: they are counted, never guessed)."""
+    pytest.importorskip("transformers")
+    from tests.tiny_model import make_tiny_model
+
+    ws, outputs = sample_ws
+    model = make_tiny_model(tmp_path / "judge")
+    code, out, _ = _cli(ws, "eval", "--system", f"warm={outputs['warm']}", "--judge-local", str(model), "--limit", "2",
+                        "--name", "t11", "--similarity", "off", "--reward", "off", "--json")
+    assert code == 0
+    s = json.loads(out)
+    j = s["judge"]
+    assert j["describe"]["version"] == "judge-v1" and j["describe"]["backend"] == "transformers"
+    assert set(j["pairwise"]) == {"warm vs human"}
+    for d in ("readability", "empathy", "connection", "actionability", "safety"):
+        assert f"judge_{d}" in s["measures"]
+    scored = sum(s["systems"][n]["measures"][f"judge_{d}"]["n"] for n in ("warm", "human")
+                 for d in ("readability", "empathy", "connection", "actionability", "safety"))
+    pairwise_unread = 2 - j["pairwise"]["warm vs human"]["n"]
+    assert scored + j["unparsed_answers"] - pairwise_unread == 2 * 2 * 5
+
+
+def test_a_report_name_reused_for_another_system_is_refused(sample_ws, fake_server):
+    ws, _ = sample_ws
+    args = ("--limit", "2", "--name", "t12", "--similarity", "off", "--reward", "off", "--json")
+    assert _cli(ws, "eval", "--endpoint", f"gpt={fake_server}@model-a", *args)[0] == 0
+    assert _cli(ws, "eval", "--endpoint", f"gpt={fake_server}@model-a", *args)[0] == 0  # same system: resumes
+    assert len([r for r in _FakeOpenAI.requests if r["model"] == "model-a"]) == 2
+    with pytest.raises(ConfigError, match="other settings"):
+        _cli(ws, "eval", "--endpoint", f"gpt={fake_server}@model-b", *args)

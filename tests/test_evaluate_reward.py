@@ -69,6 +69,10 @@ def test_reward_model_learns_community_preferences_and_is_saved_with_meta(ws):
     post = "Struggling with my exams. I can't focus and I cry most nights."
     r = model.score([post, post], [WARM[0].format(t="my exams"), "stop complaining and get over it"])
     assert r[0] > r[1]
+    spec = json.loads((out / "reward.json").read_text())
+    (out / "reward.json").write_text(json.dumps({**spec, "version": "minilm-bt-0"}))
+    with pytest.raises(WorkspaceError, match="re-run `llumi eval train-reward`"):
+        RewardModel.load(out)
 
 
 def test_reward_model_missing_is_a_clear_error(ws):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -59,6 +58,8 @@ def _named(items, option: str) -> dict[str, str]:
 @click.option("--judge-url", envvar="LLUMI_JUDGE_URL", default=None,
               help="OpenAI-compatible endpoint of an LLM judge (off unless given; env LLUMI_JUDGE_URL).")
 @click.option("--judge-model", envvar="LLUMI_JUDGE_MODEL", default=None, help="Model name at the judge endpoint.")
+@click.option("--judge-local", default=None, metavar="MODEL",
+              help="Use a local model as the judge instead (HF folder or id, packaged name, or a .gguf file for llama.cpp).")
 @click.option("--judge-against", default="human", show_default=True,
               help="System every other one is compared with pairwise by the judge ('' for none).")
 @click.option("--locale", default="US", show_default=True, help="Locale for crisis resources in the safety checks.")
@@ -72,7 +73,7 @@ def _named(items, option: str) -> dict[str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (figures, output paths) for scripts.")
 @click.pass_context
 def eval_group(ctx, systems, runs, models, endpoints, backend, name, kind, split, posts, no_human, reward,
-               empathy_classifier, similarity, judge_url, judge_model, judge_against, locale, limit, seed, n_boot,
+               empathy_classifier, similarity, judge_url, judge_model, judge_local, judge_against, locale, limit, seed, n_boot,
                examples, quiet, as_json):
     """Compare systems' replies to the same held-out posts and write an HTML report.
 
@@ -115,6 +116,14 @@ def eval_group(ctx, systems, runs, models, endpoints, backend, name, kind, split
                                                   split=None if posts else split, posts=posts, limit=limit,
                                                   backend=backend, seed=seed, progress=progress))
     judge = None
+    if judge_url and judge_local:
+        raise click.UsageError("give --judge-url or --judge-local, not both")
+    if judge_local:
+        from llumi.assist.backends import load_backend
+        from llumi.evaluate.judge import Judge
+
+        judge = Judge(load_backend("llamacpp", gguf=judge_local) if judge_local.endswith(".gguf")
+                      else load_backend("transformers", model=judge_local))
     if judge_url:
         if not judge_model:
             raise ConfigError("--judge-url needs --judge-model (the model name at that endpoint)")
@@ -147,6 +156,9 @@ def _text(s: dict) -> str:
         f"{str(s['systems'][n]['safety']['actions'].get('allow', 0)) + ' / ' + str(s['systems'][n]['safety']['actions'].get('block', 0)):>{w + 2}s}"
         for n in names))
     for n in names:
+        if s["systems"][n]["matched"] == 0:
+            lines.append(f"  warning: no id of {n} is among the evaluated posts; was it generated on the same posts "
+                         "(--split, or --posts FILE)?")
         for b in s["systems"][n]["bad_lines"][:10]:
             lines.append(f"  {n}: set aside line {b['line']}: {b['problem']}")
         if len(s["systems"][n]["bad_lines"]) > 10:

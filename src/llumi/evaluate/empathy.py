@@ -243,6 +243,9 @@ class EmpathyClassifier:
         if not (folder / "classifier.json").exists():
             raise WorkspaceError(f"no empathy classifier in {folder}: run `llumi eval train-empathy --data FOLDER` first")
         spec = json.loads((folder / "classifier.json").read_text())
+        if spec.get("version") != CLASSIFIER_VERSION:
+            raise WorkspaceError(f"the empathy classifier in {folder} is version {spec.get('version')}, this LLUMI "
+                                 f"reads {CLASSIFIER_VERSION}: re-run `llumi eval train-empathy`")
         w = np.load(folder / "weights.npz")
         heads = {m: {"coef": w[f"{m}.coef"], "intercept": w[f"{m}.intercept"], "classes": c}
                  for m, c in spec["classes"].items()}

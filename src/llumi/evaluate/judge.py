@@ -62,6 +62,14 @@ PAIRWISE = ("Two replies, A and B, were written to the same post. Which is the b
             "(readable, empathic, connected to the post, helpful, safe)? Answer with exactly one letter: A or B.")
 
 
+def prompts_hash() -> str:
+    """SHA-256 of every judge prompt's text, so a report names the exact prompts it used."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps([SYSTEM, RUBRICS, PAIRWISE], sort_keys=True).encode()).hexdigest()
+
+
 def rubric_messages(dimension: str, post: str, reply: str) -> list[dict[str, str]]:
     r = RUBRICS[dimension]
     prompt = (f"Dimension: {dimension}. {r['question']}\n"
@@ -101,7 +109,7 @@ class Judge:
 
     def describe(self) -> dict[str, Any]:
         desc = self.backend.describe() if hasattr(self.backend, "describe") else {"backend": type(self.backend).__name__}
-        return {**desc, "version": JUDGE_VERSION, "dimensions": list(self.dimensions)}
+        return {**desc, "version": JUDGE_VERSION, "prompts_sha256": prompts_hash(), "dimensions": list(self.dimensions)}
 
     def scores(self, posts: list[str], replies: list[str]) -> dict[str, list[int | None]]:
         """Rubric score per dimension for each (post, reply); None where the answer had no score."""

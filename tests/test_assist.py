@@ -118,9 +118,6 @@ def test_input_or_split_not_both(ws, tmp_path):
 
 def test_no_trained_model_is_a_clear_error(run_cli, tmp_path):
     src = write_posts(tmp_path / "posts.jsonl", [POSTS[0]])
-    from click.testing import CliRunner
-
-    from llumi.cli import main  # noqa: F401  (main turns library errors into messages)
     import subprocess
     import sys
 

@@ -6,7 +6,6 @@ import gzip
 import json
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -96,7 +95,6 @@ def test_counselchat_through_preset_mapping(ws):
     s = ingest(ws, [path], cfg, progress=False)
     check_accounting(s)
     con = store.connect(ws)
-    n_rows = pq.read_table if False else None  # noqa: F841
     replies, posts = con.execute("select count(*) from replies").fetchone()[0], con.execute("select count(*) from posts").fetchone()[0]
     assert 1500 < replies <= 2012 and 200 < posts < 1000
     assert con.execute("select max(score) from replies").fetchone()[0] > 5
@@ -229,7 +227,7 @@ def test_same_comment_in_two_dumps_is_stored_once_latest_score_wins(tmp_path):
     a = write_zst(tmp_path / "a.zst", lines_of([comment("c1", score=1, retrieved_on=BASE_T + 10)]))
     b = write_zst(tmp_path / "b.zst", lines_of([comment("c1", score=9, retrieved_on=BASE_T + 200_000)]))
     ingest(ws, [a], progress=False)
-    s = ingest(ws, [b], progress=False)
+    ingest(ws, [b], progress=False)
     assert table(ws, "replies")[0][7] == 9
     assert len(table(ws, "replies")) == 1
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from llumi import prompts
+from llumi import jsonl, prompts
 from llumi.errors import ConfigError, InputError, WorkspaceError
 from llumi.safety import guard, guidance_for, tier_at_least, triage
 from llumi.workspace import Workspace, file_hash, write_meta
@@ -75,27 +75,17 @@ def read_inputs(path: Path, kind: str) -> tuple[list[dict[str, Any]], list[dict[
     if not path.exists():
         raise InputError(f"{path}: no such file")
     rows, problems = [], []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append({"line": n, "problem": f"not JSON: {e}"})
-                continue
-            if not isinstance(obj, dict):
-                problems.append({"line": n, "problem": "not a JSON object"})
-                continue
-            text = obj.get("text", obj.get("post"))
-            if not isinstance(text, str) and not isinstance(obj.get("title"), str):
-                problems.append({"line": n, "problem": "no post: give 'text' (or 'post') and/or 'title'"})
-                continue
-            if kind == "improve" and not isinstance(obj.get("draft"), str):
-                problems.append({"line": n, "problem": "no 'draft': improve needs the supporter's reply"})
-                continue
-            obj.setdefault("id", obj.get("post_id", f"line-{n}"))
-            rows.append(obj)
+    for n, obj, problem in jsonl.objects(path):
+        text = obj.get("text", obj.get("post")) if obj is not None else None
+        if problem is None and not isinstance(text, str) and not isinstance(obj.get("title"), str):
+            problem = "no post: give 'text' (or 'post') and/or 'title'"
+        if problem is None and kind == "improve" and not isinstance(obj.get("draft"), str):
+            problem = "no 'draft': improve needs the supporter's reply"
+        if problem is not None:
+            problems.append({"line": n, "problem": problem})
+            continue
+        obj.setdefault("id", obj.get("post_id", f"line-{n}"))
+        rows.append(obj)
     return rows, problems
 
 

@@ -237,7 +237,7 @@ def train_reward(ws, data, c_reg, seed, as_json):
     say = (lambda m: click.echo(m, err=True)) if not as_json else None
     s = run(ws, Path(data) if data else None, seed=seed, c=c_reg, progress=say)
     f = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    lines = [f"pairs: " + ", ".join(f"{k} {v}" for k, v in s["pairs"].items()) + f"; C = {s['c']}",
+    lines = ["pairs: " + ", ".join(f"{k} {v}" for k, v in s["pairs"].items()) + f"; C = {s['c']}",
              "pairwise accuracy: " + ", ".join(f"{k} {f(v)}" for k, v in s["accuracy"].items()),
              "longer-reply baseline: " + ", ".join(f"{k} {f(v)}" for k, v in s["length_baseline_accuracy"].items())]
     for b in s["bad_lines"][:10]:

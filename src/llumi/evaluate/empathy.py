@@ -185,8 +185,6 @@ def epitome_paths(folder: Path, suffix: str = "") -> dict[str, Path]:
 
 def features(responses: list[str], posts: list[str]):
     """[e(response), e(response) * e(post)] with all-MiniLM-L6-v2 (L2-normalised embeddings)."""
-    import numpy as np
-
     from llumi.embed import embed
 
     return combine(embed(list(responses)), embed(list(posts)))

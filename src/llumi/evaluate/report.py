@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llumi import jsonl
 from llumi.errors import ConfigError, InputError, WorkspaceError
 from llumi.evaluate import empathy as empathy_mod
 from llumi.evaluate import measures as M
@@ -49,36 +50,28 @@ def read_system(path: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, A
         raise InputError(f"{path}: no such file (give --system NAME=PATH to a JSON-lines file of id and text)")
     rows: dict[str, dict[str, Any]] = {}
     problems: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append({"line": n, "problem": f"not JSON: {e.msg}"})
-                continue
-            if not isinstance(obj, dict):
-                problems.append({"line": n, "problem": "not a JSON object"})
-                continue
-            if "id" not in obj or isinstance(obj["id"], (dict, list)):
-                problems.append({"line": n, "problem": "no 'id'"})
-                continue
-            withheld = bool(obj.get("withheld"))
-            text = obj.get("model_text") if isinstance(obj.get("model_text"), str) else obj.get("text")
-            if text is not None and not isinstance(text, str):
-                problems.append({"line": n, "problem": "'text' is not a string"})
-                continue
-            if text is None and not withheld:
-                problems.append({"line": n, "problem": "no 'text' (and not marked withheld)"})
-                continue
-            key = str(obj["id"])
-            if key in rows:
-                problems.append({"line": n, "problem": f"id {key!r} repeated; the first is kept"})
-                continue
-            rows[key] = {"text": text, "withheld": withheld, "line": n, "shown": obj.get("text"),
-                         "action": obj.get("action"), "post": obj.get("post") if isinstance(obj.get("post"), str) else None,
-                         "draft": obj.get("draft") if isinstance(obj.get("draft"), str) else None}
+    for n, obj, problem in jsonl.objects(path):
+        if problem is not None:
+            problems.append({"line": n, "problem": problem})
+            continue
+        if "id" not in obj or isinstance(obj["id"], (dict, list)):
+            problems.append({"line": n, "problem": "no 'id'"})
+            continue
+        withheld = bool(obj.get("withheld"))
+        text = obj.get("model_text") if isinstance(obj.get("model_text"), str) else obj.get("text")
+        if text is not None and not isinstance(text, str):
+            problems.append({"line": n, "problem": "'text' is not a string"})
+            continue
+        if text is None and not withheld:
+            problems.append({"line": n, "problem": "no 'text' (and not marked withheld)"})
+            continue
+        key = str(obj["id"])
+        if key in rows:
+            problems.append({"line": n, "problem": f"id {key!r} repeated; the first is kept"})
+            continue
+        rows[key] = {"text": text, "withheld": withheld, "line": n, "shown": obj.get("text"),
+                     "action": obj.get("action"), "post": obj.get("post") if isinstance(obj.get("post"), str) else None,
+                     "draft": obj.get("draft") if isinstance(obj.get("draft"), str) else None}
     return rows, problems
 
 

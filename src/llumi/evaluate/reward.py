@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from llumi import jsonl
 from llumi.errors import InputError, WorkspaceError
 from llumi.workspace import Workspace, file_hash, write_meta
 
@@ -35,16 +36,14 @@ def read_pairs(path: Path) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
     rows, problems = [], []
     if not path.exists():
         return rows, problems
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-                rows.append({"post": post_of(r["prompt"]), "chosen": r["chosen"][-1]["content"],
-                             "rejected": r["rejected"][-1]["content"], "post_id": r.get("post_id")})
-            except (ValueError, KeyError, IndexError, TypeError) as e:
-                problems.append({"file": path.name, "line": n, "problem": f"{type(e).__name__}: {e}"})
+    for n, r, problem in jsonl.objects(path):
+        try:
+            if problem is not None:
+                raise ValueError(problem)
+            rows.append({"post": post_of(r["prompt"]), "chosen": r["chosen"][-1]["content"],
+                         "rejected": r["rejected"][-1]["content"], "post_id": r.get("post_id")})
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            problems.append({"file": path.name, "line": n, "problem": f"{type(e).__name__}: {e}"})
     return rows, problems
 
 

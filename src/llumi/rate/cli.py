@@ -48,22 +48,18 @@ def read_outputs(path: str | Path) -> tuple[dict[str, str], list[dict[str, Any]]
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    from llumi import jsonl
+
     out, problems = {}, []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append({"file": str(path), "line": n, "problem": f"not JSON ({e.msg})"})
-                continue
-            if not isinstance(row, dict) or "id" not in row:
-                problems.append({"file": str(path), "line": n, "problem": "no id"})
-                continue
-            text = row.get("text")
-            if isinstance(text, str) and text.strip():
-                out[str(row["id"])] = text
+    for n, row, problem in jsonl.objects(path):
+        if problem is None and "id" not in row:
+            problem = "no id"
+        if problem is not None:
+            problems.append({"file": str(path), "line": n, "problem": problem})
+            continue
+        text = row.get("text")
+        if isinstance(text, str) and text.strip():
+            out[str(row["id"])] = text
     return out, problems
 
 

@@ -5,30 +5,15 @@ split by credential, and the DPO2 pairs follow the raters. Screenshots go to tes
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.tiny_model import make_tiny_model
-from tests.webtools import ADMIN_PW, build, serve
+from tests.webtools import ADMIN_PW, CHROMIUM, NO_CHROMIUM, build, launch_browser, serve, shot
 
 PASSWORD = "rater-password-1"
-CHROMIUM = os.environ.get("LLUMI_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM}"),
-]
-
-
-def shot(pg, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=NO_CHROMIUM)]
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +48,8 @@ def srv(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with launch_browser() as b:
         yield b
-        b.close()
 
 
 def session(browser, url, user, password):

@@ -4,25 +4,16 @@ test-artifacts/."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.webtools import ADMIN_PW, CRISIS_POST, ORDINARY_POST, SUPPORTER_PW, live
+from tests.webtools import (ADMIN_PW, CHROMIUM, CRISIS_POST, NO_CHROMIUM, ORDINARY_POST, SUPPORTER_PW,
+                            launch_browser, live, shot)
 
-CHROMIUM = os.environ.get("LLUMI_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM} (scripts/setup installs "
-                                                          "Debian's chromium when run as root)"),
-]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=NO_CHROMIUM)]
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +25,8 @@ def srv(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with launch_browser() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -55,11 +42,6 @@ def page(browser, srv):
     ctx.close()
     assert external == [], f"the page loaded something from outside: {external}"
     assert errors == [], f"errors in the page: {errors}"
-
-
-def shot(pg, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def sign_in(pg, url: str, user: str = "ana", password: str = SUPPORTER_PW) -> None:

@@ -3,6 +3,7 @@ SQLite file and a real tiny model (transformers backend), with an admin, a suppo
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -11,6 +12,38 @@ from pathlib import Path
 
 from llumi.workspace import Workspace
 from tests.tiny_model import make_tiny_model
+
+# Debian's chromium, driven by Playwright (never a browser Playwright downloads); without it the browser
+# tests skip with this reason. The flags keep it off the network it cannot reach anyway.
+CHROMIUM = os.environ.get("LLUMI_CHROMIUM", "/usr/bin/chromium")
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"]
+NO_CHROMIUM = f"no chromium at {CHROMIUM} (scripts/setup installs Debian's chromium when run as root)"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def launch_browser():
+    """A context manager yielding a headless Chromium browser."""
+    import contextlib
+
+    from playwright.sync_api import sync_playwright
+
+    @contextlib.contextmanager
+    def _browser():
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS, headless=True)
+            try:
+                yield b
+            finally:
+                b.close()
+    return _browser()
+
+
+def shot(pg, name: str) -> None:
+    """A full-page screenshot kept as a test artifact (test-artifacts/NAME.png)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
 
 ADMIN_PW = "admin-password-1"
 SUPPORTER_PW = "supporter-password-1"

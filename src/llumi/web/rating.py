@@ -20,7 +20,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from llumi.errors import InputError
+from llumi.errors import InputError, LlumiError
 from llumi.rate.study import Studies, StudyConfig
 from llumi.workspace import Workspace
 
@@ -94,7 +94,7 @@ def add_rating_routes(app: FastAPI, *, db, ws: Workspace, page: Callable[..., HT
                               pairwise=bool(form.get("pairwise")))
             summary = studies.create(str(form.get("name", "")), [{"id": str(p["id"]), "title": p["title"],
                                                                    "text": p["text"]} for p in posts], outputs, cfg)
-        except (InputError, ValueError) as e:
+        except (LlumiError, ValueError) as e:   # e.g. no `llumi pairs` yet: say so on the page
             resp = page(request, "rate_new.html", user=who, csrf=who.csrf, files=output_files(ws), error=str(e),
                         defaults=StudyConfig())
             resp.status_code = 400

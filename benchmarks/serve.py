@@ -33,7 +33,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -203,7 +202,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--safety-seconds", type=float, default=8)
     ap.add_argument("--connections", type=int, default=16, help="connections of the throughput run")
-    ap.add_argument("--stream-flush", default="sentence", choices=["sentence", "clause"],
+    ap.add_argument("--stream-flush", default="first-clause", choices=["first-clause", "sentence", "clause"],
                     help="the server's guarded-streaming granularity")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "serve.json"))

@@ -65,6 +65,18 @@ def test_clause_flush_sends_smaller_guarded_pieces():
     assert deltas == ["If you want,"] and final["action"] == "block" and final["replace"] is True
 
 
+def test_first_clause_flush_sends_the_first_clause_then_whole_sentences():
+    text = "That sounds really hard, and I am sorry; exams are not all of you. Is it the results, or the wait?"
+    deltas, final, _ = run(text, flush="first-clause")
+    assert deltas == ["That sounds really hard,", " and I am sorry; exams are not all of you.",
+                      " Is it the results, or the wait?"]
+    assert "".join(deltas) == final["text"] == text
+    deltas, final, _ = run("If you want, it would be peaceful to end it, you deserve rest.", flush="first-clause",
+                           post="I want to die, I am so tired of everything")
+    assert deltas == ["If you want,"] and final["action"] == "block" and final["replace"] is True
+    assert Assistant(None, None, AssistConfig()).flush_first is not Assistant(None, None, AssistConfig(), flush="sentence").flush_first
+
+
 def test_streaming_holds_back_from_a_rewrite_and_sends_the_guarded_rest():
     text = "That sounds hard. My cousin committed suicide last year. I am here for you."
     deltas, final, _ = run(text)

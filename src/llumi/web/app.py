@@ -47,11 +47,11 @@ class ServeSettings:
     audit_text: bool = False            # also keep post and reply text in the audit log (off: never)
     secure_cookies: str = "auto"        # auto (Secure when the request came over https) | always | never
     locale: str = "US"                  # crisis resources when a request names none
-    stream_flush: str = "sentence"      # streaming sends guarded text per sentence | clause (see service.py)
+    stream_flush: str = "first-clause"  # guarded text per first-clause-then-sentence | sentence | clause (service.py)
 
     def __post_init__(self):
-        if self.stream_flush not in ("sentence", "clause"):
-            raise ValueError("stream_flush must be sentence or clause")
+        if self.stream_flush not in ("first-clause", "sentence", "clause"):
+            raise ValueError("stream_flush must be first-clause, sentence or clause")
         if self.secure_cookies not in ("auto", "always", "never"):
             raise ValueError("secure_cookies must be auto, always or never")
         if self.max_body_bytes < 1024:

@@ -5,8 +5,9 @@ Non-streaming requests go through ``llumi.assist.generate.assist_rows``, the sam
 guard path as `llumi generate` / `llumi improve`. Streaming uses the same pieces (triage first; no
 generation at all at tier high or imminent; ``guard`` on every output) with one rule of its own:
 
-**Guarded streaming.** The model's tokens are buffered until a sentence ends (or, with the setting
-``stream_flush: clause``, a clause: comma, semicolon, colon, dash). The guard then checks
+**Guarded streaming.** The model's tokens are buffered until a boundary: by default the first clause
+(comma, semicolon, colon, dash, or a sentence end), then each sentence (``stream_flush: first-clause``;
+``sentence`` and ``clause`` use one boundary throughout). The guard then checks
 the whole text so far; if it allows it unchanged, the new sentence is sent. As soon as the guard would
 change or refuse the text so far, nothing more is sent until generation ends. At the end the guard
 judges the complete text: if what it allows extends what was sent, the rest is sent; otherwise (a
@@ -38,7 +39,12 @@ _POST = re.compile(r"^\s*Post:\s*\n", re.I)
 _IM_SPLIT = re.compile(r"\n\s*Draft reply:\s*\n", re.I)
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"')\]\u201d\u2019]*(?=\s)|\n")
 _CLAUSE_END = re.compile(r"[.!?\u2026,;:\u2014][\"')\]\u201d\u2019]*(?=\s)|\n")
-FLUSH = {"sentence": _SENTENCE_END, "clause": _CLAUSE_END}
+# How guarded text is released while streaming: (boundary for the first piece, boundary afterwards).
+# first-clause (the default): the first piece at the first clause, so a supporter sees text within about
+# a second, then sentence by sentence; clause: every clause; sentence: every sentence (the most context
+# per guard decision). Whatever the mode, every released piece has passed the guard with all text before it.
+FLUSH = {"first-clause": (_CLAUSE_END, _SENTENCE_END), "sentence": (_SENTENCE_END, _SENTENCE_END),
+         "clause": (_CLAUSE_END, _CLAUSE_END)}
 
 
 @dataclass
@@ -140,12 +146,12 @@ class Served:
 class Assistant:
     """The GM and the IM behind a thread pool, with the safety layer around every call."""
 
-    def __init__(self, gm: Served | None, im: Served | None, cfg, *, workers: int = 4, flush: str = "sentence"):
+    def __init__(self, gm: Served | None, im: Served | None, cfg, *, workers: int = 4, flush: str = "first-clause"):
         if flush not in FLUSH:
             raise ValueError(f"stream_flush must be one of {', '.join(FLUSH)}, not {flush!r}")
         self.models = {"generate": gm, "improve": im}
         self.cfg = cfg
-        self.flush = FLUSH[flush]
+        self.flush_first, self.flush = FLUSH[flush]
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="llumi-gen")
 
     def close(self) -> None:
@@ -212,7 +218,7 @@ class Assistant:
                 if not open_:
                     continue
                 text = raw.lstrip()
-                cut = _last_boundary(text, self.flush)
+                cut = _last_boundary(text, self.flush if sent else self.flush_first)
                 if cut <= len(sent):
                     continue
                 prefix = text[:cut].rstrip()
@@ -282,7 +288,7 @@ class _maybe:
 
 
 def load_assistant(ws, cfg, *, gm_run: str | None = "latest", im_run: str | None = "latest",
-                   workers: int = 4, require_both: bool = False, flush: str = "sentence") -> Assistant:
+                   workers: int = 4, require_both: bool = False, flush: str = "first-clause") -> Assistant:
     """The GM and IM of the workspace (latest runs, or the named ones) through ``load_model``. A role
     with no trained run is left out (the API then answers 404 for its model) unless ``require_both``."""
     from llumi.assist.generate import load_model

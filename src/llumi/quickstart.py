@@ -123,8 +123,9 @@ def main(ws: Workspace, *, fast: bool = False, limit: int = 8, backend: str = "a
     from llumi.evaluate.reward import train_reward
 
     reward = train_reward(ws)
+    # the same first `limit` held-out posts that every system answered (and their human replies)
     evaluation = evaluate_systems(ws, {k: systems[k] for k in ("base", "sft", "dpo")}, name="quickstart",
-                                  progress=progress)
+                                  limit=limit, progress=progress)
     done("community-preference reward model and evaluation report")
 
     stage("rating study with scripted raters, DPO2 pairs, DPO2 of the GM")
@@ -255,7 +256,7 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"  report: {ev['report']}")
     st = s.get("study")
     if st:
-        lines += ["", f"Rating study '{st['name']}' answered by scripted raters ({st['raters']}): "
+        lines += ["", f"Rating study '{st['name']}', answered by scripted raters (a test harness, not evidence): "
                       f"{sum(st['answers'].values())} answers, {st['pairs']} DPO2 pairs; report {st['report']}"]
     lines.append("")
     lines.append("Examples (held-out posts):")

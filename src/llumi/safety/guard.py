@@ -138,7 +138,11 @@ METHOD_MENTION = re.compile(
     r"|\d+\s*(?:feet|ft|foot|metres|meters|m|stor(?:ey|y|ies|eys)|floors)\b|in\s+front\s+of\s+(?:a|the)\s+(?:train|bus|truck|lorry|car)\b"
     r"|hanging(?!\s+(?:out|around|with|in|on|onto|over|up|there))\b|hang\w*\s+(?:yourself|oneself|myself)|noose"
     r"|shoot\w*\s+(?:yourself|oneself)|(?:cut\w*|slit\w*|slash\w*)\s+(?:your\s+|the\s+|my\s+)?(?:wrists?|throat|veins?|arteries|deep)"
-    r"|carbon\s+monoxide|exhaust\s+fumes|helium|charcoal|bleach|poison\w*|drown\w*|suffocat\w*|starv\w*\s+(?:yourself|oneself|to\s+death))")
+    r"|carbon\s+monoxide|exhaust\s+fumes|helium|charcoal|bleach|poison(?:s|ing)?\b|poisoned\b(?!\s+(?:relationship|workplace|atmosphere|friendship))"
+    r"|drown(?:ing|ed|s)?\b(?!\s+in\s+(?:work|debt|paperwork|e-?mails|stress|tasks|bills|assignments|homework|deadlines|responsibilit\w+|sorrow|grief|tears|worry|it\b|all\b))"
+    r"|suffocat(?:e|ed|ion)\b|suffocating\s+(?:yourself|oneself)|starv\w*\s+(?:yourself|oneself|to\s+death))")
+# (Figurative uses: a job or a relationship can be "suffocating", "poisonous", and people are "drowning
+# in work"; beside "a way out" those are a supporter's words, not method talk.)
 # A place or a tool named on its own ("the bridge", "a gun") counts only with a framing of how well it
 # would work; words of relief alone ("the view from the bridge was peaceful") do not make it method talk.
 MEANS_MENTION = re.compile(

@@ -11,6 +11,14 @@ Heavy libraries (torch, sentence-transformers, scikit-learn) are imported only i
 that need them.
 """
 
-from llumi.evaluate.report import evaluate_systems
-
 __all__ = ["evaluate_systems"]
+
+
+def __getattr__(name: str):
+    # Imported on first use: the report pulls in the safety layer (its rules compile in ~0.7 s), and
+    # `llumi --help` or `llumi ingest` should not pay for that through `llumi.evaluate.cli`.
+    if name == "evaluate_systems":
+        from llumi.evaluate.report import evaluate_systems
+
+        return evaluate_systems
+    raise AttributeError(f"module 'llumi.evaluate' has no attribute {name!r}")

@@ -33,6 +33,11 @@ def test_quickstart_shortened_schedule(ws):
     assert sum(s["study"]["answers"].values()) == 2 * 2 and Path(s["study"]["report"]).exists()
     if s["study"]["pairs"]:
         assert s["training"]["gm-dpo2"]["run"].startswith("gm-dpo-r2-")
+    # the web app the quickstart ends in can be signed in to: the scripted raters do not stop the first admin
+    from llumi.web.cli import first_admin
+    from llumi.web.db import open_db
+
+    assert first_admin(ws, open_db(ws)) is not None
     text = format_summary(s)
     assert "GM-SFT  loss" in text and "Try next" in text and "report:" in text
     # a second run finds everything done and trains nothing again

@@ -171,3 +171,11 @@ def test_first_serve_creates_an_admin_with_a_private_password_file(ws, db):
     password = path.read_text().split("password: ")[1].strip()
     assert db.check_password("admin", password)["role"] == "admin"
     assert first_admin(ws, db) is None  # only ever once
+
+
+def test_an_admin_is_made_even_when_only_other_users_exist(ws, db):
+    db.add_user("scripted-lay-1", "a-long-random-password", "supporter")   # e.g. the quickstart's raters
+    db.set_disabled("scripted-lay-1", True)
+    path = first_admin(ws, db)
+    assert path is not None and "user: admin" in path.read_text()
+    assert db.count_users() == 1     # disabled users do not count as a way to sign in

@@ -62,7 +62,10 @@ def simulate(studies: Studies, name: str, raters: dict[str, str], seed: int = 0)
     for username, credential in raters.items():
         if not username.startswith("scripted-"):
             raise ValueError("scripted raters' user names start with 'scripted-'")
-        user = db.user_by_name(username) or db.add_user(username, secrets.token_urlsafe(24), "supporter")
+        user = db.user_by_name(username)
+        if user is None:   # a disabled account: nobody signs in as a scripted rater
+            user = db.add_user(username, secrets.token_urlsafe(24), "supporter")
+            db.set_disabled(username, True)
         studies.declare(user["id"], credential)
         studies.consent(name, user["id"])
         rng = random.Random(f"{seed}:{username}")

@@ -28,19 +28,23 @@ def _db(ws):
 
 
 def first_admin(ws, db) -> Path | None:
-    """With no user yet, create ``admin`` with a generated password, written to a 0600 file in the
-    workspace; returns the file's path (None when users exist)."""
-    if db.users():
+    """With no enabled admin yet, create one (``admin``) with a generated password, written to a 0600 file
+    in the workspace; returns the file's path (None when an admin exists). Other users do not count: the
+    quickstart's scripted raters are disabled supporters nobody can sign in as."""
+    if any(u["role"] == "admin" and not u["disabled"] for u in db.users()):
         return None
+    name, n = "admin", 2
+    while db.user_by_name(name):
+        name, n = f"admin{n}", n + 1
     password = secrets.token_urlsafe(16)
-    db.add_user("admin", password, "admin")
+    db.add_user(name, password, "admin")
     path = ws.root / ADMIN_PASSWORD_FILE
     if path.exists():
         path.unlink()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(f"user: admin\npassword: {password}\n")
-    db.audit("user.create", None, created="admin", role="admin", by="first serve")
+        f.write(f"user: {name}\npassword: {password}\n")
+    db.audit("user.create", None, created=name, role="admin", by="first serve")
     return path
 
 

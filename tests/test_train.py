@@ -216,6 +216,28 @@ def test_dpo2_is_round_two_from_the_dpo_run_on_a_later_pair_file(dpo_run, tiny, 
     assert runs.latest(ws, "gm-dpo-r2")["round"] == 2
 
 
+def test_eval_generates_a_system_from_a_named_run(sft_ws, tmp_path):
+    """`llumi eval --run NAME=RUN`: replies generated with a finished training run, then measured."""
+    ws, summary, _ = sft_ws
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("".join(json.dumps({"id": f"p{i}", "title": "Low week", "text": text}) + "\n" for i, text in
+                             enumerate(["I failed my exam and I feel useless.", "My cat died and the flat is so quiet."])))
+    from click.testing import CliRunner
+
+    from llumi.cli import cli
+
+    result = CliRunner().invoke(cli, ["-w", str(ws.root), "eval", "--run", f"sft={summary['run']}", "--posts",
+                                      str(posts), "--backend", "transformers", "--reward", "off", "--similarity",
+                                      "off", "--name", "from-run", "--bootstrap", "100", "--quiet", "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["posts"] == 2 and out["systems"]["sft"]["measures"]["length_words"]["n"] == 2
+    generated = list((ws.root / "eval" / "from-run").rglob("generate.jsonl"))
+    assert generated and all(json.loads(l)["id"] in ("p0", "p1") for l in generated[0].read_text().splitlines())
+    assert (ws.root / "eval" / "from-run" / "report.html").exists()
+
+
 # --- resume -------------------------------------------------------------------------------
 
 class Interrupt(Exception):

@@ -349,23 +349,20 @@ def safety_check(ws: Workspace, text, file_, jsonl, field, reply, reply_field, l
         emit(item, as_json, _safety_human(item))
         worst = item["tier"]
     else:
+        from llumi import jsonl as jsonl_lines
+
         items, bad = [], []
-        with open(jsonl, encoding="utf-8", errors="replace") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    post = row[field]
-                    if not isinstance(post, str):
-                        raise TypeError(f"field {field!r} is not text")
-                except (ValueError, KeyError, TypeError) as e:
-                    bad.append({"line": n, "error": f"{type(e).__name__}: {e}"})
-                    continue
-                line_reply = row.get(reply_field) if reply_field else reply
-                item = _safety_item(post, line_reply, locale, classifier, second)
-                item["line"] = n
-                items.append(item)
+        for n, row, problem in jsonl_lines.objects(jsonl):
+            post = row.get(field) if row is not None else None
+            if problem is None and not isinstance(post, str):
+                problem = f"no field {field!r}" if field not in row else f"field {field!r} is not text"
+            if problem is not None:
+                bad.append({"line": n, "error": problem})
+                continue
+            line_reply = row.get(reply_field) if reply_field else reply
+            item = _safety_item(post, line_reply, locale, classifier, second)
+            item["line"] = n
+            items.append(item)
         if not items and bad:
             raise InputError(f"{jsonl}: no usable line (first problem, line {bad[0]['line']}: {bad[0]['error']}); is --field {field!r} right?")
         counts = {t: sum(i["tier"] == t for i in items) for t in ("none", "low", "moderate", "high", "imminent")}

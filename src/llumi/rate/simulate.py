@@ -19,6 +19,7 @@ import re
 import secrets
 from typing import Any
 
+from llumi import prompts
 from llumi.rate.study import Studies
 
 _WORD = re.compile(r"[a-z']+")
@@ -71,7 +72,7 @@ def simulate(studies: Studies, name: str, raters: dict[str, str], seed: int = 0)
         rng = random.Random(f"{seed}:{username}")
         n = 0
         while (task := studies.next_task(name, user["id"])) is not None:
-            post = f"{task['title'] or ''}\n\n{task['text']}"
+            post = prompts.post_text(task["title"], task["text"])
             t = triage(post)
             lo, hi = task["anchors"][task["dimensions"][0]][0][0], task["anchors"][task["dimensions"][0]][-1][0]
             ratings, totals = {}, {}

@@ -26,6 +26,7 @@ import time
 from itertools import combinations
 from typing import Any, Iterable, Sequence
 
+from llumi import prompts
 from llumi.errors import ConfigError, InputError
 from llumi.rate.stats import CREDENTIALS, DIMENSIONS
 
@@ -218,12 +219,14 @@ class Studies:
                              "use the posts' ids")
         config = dataclasses.asdict(cfg)
 
+        # Triage before the transaction: the write lock is held only for the inserts.
+        tiers = [triage(prompts.post_text(post.get("title"), post.get("text"))).tier for post, _ in kept]
+
         def work(con):
             cur = con.execute("insert into studies (name, created, config) values (?, ?, ?)",
                               (name, _now(), json.dumps(config)))
             sid = cur.lastrowid
-            for post, replies in kept:
-                tier = triage(f"{post.get('title') or ''}\n\n{post.get('text') or ''}").tier
+            for (post, replies), tier in zip(kept, tiers):
                 con.execute("insert into study_posts values (?, ?, ?, ?, ?)",
                             (sid, str(post["id"]), post.get("title"), post.get("text") or "", tier))
                 for system, reply in replies.items():
@@ -232,9 +235,7 @@ class Studies:
             return sid
 
         sid = self._transaction(work)
-        warned = sum(1 for post, _ in kept
-                     if tier_at_least(self._one("select tier from study_posts where study_id = ? and post_key = ?",
-                                                (sid, str(post["id"])))["tier"], cfg.content_warning_tier))
+        warned = sum(1 for tier in tiers if tier_at_least(tier, cfg.content_warning_tier))
         return {"study": name, "id": sid, "posts": len(kept), "items": sum(len(r) for _, r in kept),
                 "systems": sorted(outputs), "posts_left_out": left_out, "content_warnings": warned}
 
@@ -267,16 +268,21 @@ class Studies:
             self.db.con.execute("insert or ignore into study_consents values (?, ?, ?)", (study["id"], user_id, _now()))
 
     def has_consented(self, name: str, user_id: int) -> bool:
-        study = self.get(name)
+        return self._consented(self.get(name), user_id)
+
+    def _consented(self, study: dict[str, Any], user_id: int) -> bool:
         return self._one("select 1 from study_consents where study_id = ? and user_id = ?",
                          (study["id"], user_id)) is not None
 
     def progress(self, name: str, user_id: int) -> dict[str, int]:
         """What this rater has done and what is left for them (posts still needing raters)."""
         study = self.get(name)
+        return self._progress(study, user_id, self._open_posts(study, user_id))
+
+    def _progress(self, study: dict[str, Any], user_id: int, open_posts: list[str]) -> dict[str, int]:
         done = self._one("select count(*) as n from study_responses where study_id = ? and user_id = ?",
                          (study["id"], user_id))["n"]
-        return {"done": done, "remaining": len(self._open_posts(study, user_id))}
+        return {"done": done, "remaining": len(open_posts)}
 
     def _open_posts(self, study: dict[str, Any], user_id: int) -> list[str]:
         """Posts this rater has not answered and that still need raters, in this rater's own order."""
@@ -296,18 +302,22 @@ class Studies:
         study = self.get(name)
         if study["status"] != "open":
             return None
-        if not self.has_consented(name, user_id):
+        if not self._consented(study, user_id):
             raise InputError("consent to the study first")
         open_posts = self._open_posts(study, user_id)
         if not open_posts:
             return None
-        return self.task(name, user_id, open_posts[0])
+        return self._task(study, user_id, open_posts[0], open_posts)
 
     def task(self, name: str, user_id: int, post_key: str) -> dict[str, Any]:
+        """One post of the study as this rater sees it (see ``next_task``)."""
+        study = self.get(name)
+        return self._task(study, user_id, post_key, self._open_posts(study, user_id))
+
+    def _task(self, study: dict[str, Any], user_id: int, post_key: str, open_posts: list[str]) -> dict[str, Any]:
         from llumi.safety import tier_at_least
 
-        study = self.get(name)
-        cfg: StudyConfig = study["config"]
+        name, cfg = study["name"], study["config"]
         post = self._one("select * from study_posts where study_id = ? and post_key = ?", (study["id"], post_key))
         if post is None:
             raise InputError(f"study {name!r} has no post {post_key!r}")
@@ -319,7 +329,7 @@ class Studies:
                 "content_warning": tier_at_least(post["tier"], cfg.content_warning_tier),
                 "replies": replies, "pairs": pairs, "dimensions": list(cfg.dimensions),
                 "anchors": {d: cfg.anchor_text(d) for d in cfg.dimensions}, "instructions": cfg.instructions,
-                "progress": self.progress(name, user_id)}
+                "progress": self._progress(study, user_id, open_posts)}
 
     def submit(self, name: str, user_id: int, post_key: str, *, ratings: dict[int, dict[str, int]] | None = None,
                preferences: dict[tuple[int, int], str] | None = None, rationale: str | None = None,
@@ -333,7 +343,7 @@ class Studies:
         if study["status"] != "open":
             raise InputError(f"study {name!r} is closed")
         credential = self.credential(user_id)
-        if credential is None or not self.has_consented(name, user_id):
+        if credential is None or not self._consented(study, user_id):
             raise InputError("declare a credential and consent to the study before rating")
         items = {r["id"] for r in self._all("select id from study_items where study_id = ? and post_key = ?",
                                             (study["id"], post_key))}
@@ -372,7 +382,8 @@ class Studies:
             return True
 
         saved = self._transaction(work)
-        return {"saved": saved, "already": not saved, "progress": self.progress(name, user_id)}
+        return {"saved": saved, "already": not saved,
+                "progress": self._progress(study, user_id, self._open_posts(study, user_id))}
 
     # -- reading back ---------------------------------------------------------------------------------
     def records(self, name: str, secret: bytes) -> dict[str, Any]:

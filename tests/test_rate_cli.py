@@ -61,6 +61,11 @@ def test_create_simulate_report_export_and_dpo2_pairs(study_ws, run_cli):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and rows and {r["kind"] for r in rows} == {"rating", "preference"}
     assert all(r["rater"].startswith("rater-") and "scripted" not in r["rater"] for r in rows)
+    code, out, _ = run_cli("rate", "export", "pilot", "--format", "jsonl")
+    lines = [json.loads(l) for l in out.splitlines()]
+    assert code == 0 and len(lines) == len(rows) and {r["kind"] for r in lines} == {"rating", "preference"}
+    assert sorted(map(str, (r["score"] for r in lines if r["kind"] == "rating"))) == \
+        sorted(r["score"] for r in rows if r["kind"] == "rating")
 
     code, out, _ = run_cli("pairs", "--from-ratings", "pilot", "--json")
     made = json.loads(out)

@@ -294,6 +294,48 @@ def test_a_different_config_starts_a_new_run_instead_of_resuming(tiny, tmp_path)
     assert len([p for p in ws.runs.iterdir() if p.is_dir()]) == 2
 
 
+# --- several processes (accelerate launch) ------------------------------------------------
+
+def launch(ws: Workspace, launcher: list[str], config: str, settings: dict, stage: str = "sft", **env: str):
+    """`LAUNCHER -m llumi.cli train STAGE --config configs/CONFIG --set ...` under python: LAUNCHER is
+    `accelerate.commands.launch ARGS` or `torch.distributed.run ARGS` (torchrun)."""
+    import os
+    import subprocess
+    import sys
+
+    sets = [f"--set={k}={v}" for k, v in settings.items()]
+    cmd = [sys.executable, "-m", *launcher, "-m", "llumi.cli", "--workspace", str(ws.root), "train", stage,
+           "--config", str(REPO / "configs" / config), "--quiet", "--json", *sets]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env})
+
+
+def finished_runs(ws: Workspace, name: str) -> list[Path]:
+    return [p for p in ws.runs.glob(f"{name}-2*") if (p / "meta.json").exists()]
+
+
+def test_two_processes_write_one_run_and_one_report(tiny, tmp_path):
+    """Data parallel on the CPU (torchrun, gloo), the way accelerate launch runs the multi-GPU recipe:
+    the run folder is chosen once and shared, only the main process writes and reports, and the DPO
+    that follows starts from that run."""
+    ws = Workspace(tmp_path / "w").ensure()
+    write_pairs(ws)
+    settings = {"model": str(tiny), "max_steps": 2, "max_length": 128, "dtype": "float32", "max_eval_rows": 6,
+                "device": "cpu", "trl.per_device_train_batch_size": 2, "trl.save_steps": 1}
+    two = ["torch.distributed.run", "--nproc_per_node", "2"]
+    for stage in ("sft", "dpo"):
+        # GPUs hidden: on a machine with one, accelerate's barrier would ask for cuda:<rank> (seen on an H200)
+        done = launch(ws, two, f"gm-{stage}-cpu.yaml", settings, stage, CUDA_VISIBLE_DEVICES="")
+        assert done.returncode == 0, done.stderr[-4000:]
+        (report,) = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        (run,) = finished_runs(ws, f"gm-{stage}")
+        assert report["path"] == str(run)
+        meta = read_meta(run)
+        assert meta["processes"] == 2 and meta["metrics"]["steps"] == 2
+        assert (run / "adapter" / "adapter_model.safetensors").exists() and (run / "merged").is_dir()
+    assert report["start_from"] == finished_runs(ws, "gm-sft")[0].name
+
+
 # --- configs and errors -------------------------------------------------------------------
 
 def test_gpu_config_fails_at_once_with_a_clear_message_on_a_cpu(tmp_path):
@@ -331,6 +373,46 @@ def test_every_config_loads_and_names_its_command_on_the_first_line():
         cfg = load_config(f)
         assert first.startswith("# ") and f"--config configs/{f.name}" in first, f.name
         assert f"llumi train {cfg.stage}" in first or f"llumi.cli train {cfg.stage}" in first, f.name
+
+
+@pytest.mark.parametrize("name", sorted(f.name for f in (REPO / "configs").glob("*.yaml")))
+def test_every_recipe_builds_its_trl_and_lora_settings(name, tmp_path):
+    """Each config's `trl` and `lora` mappings are accepted by the installed TRL and PEFT (a GPU recipe
+    too: a key that a library renamed or dropped fails here, on any machine, not on the user's GPU)."""
+    import peft
+
+    from llumi.train.common import trl_args
+    from llumi.train.config import construct
+
+    cfg = load_config(REPO / "configs" / name)
+    args = trl_args(cfg, "cpu", torch.float32, tmp_path)
+    for key, value in cfg.trl.items():
+        assert getattr(args, key) == value or key == "optim", key  # optim becomes an enum
+    construct(peft.LoraConfig, cfg.lora, "lora")
+
+
+def test_renamed_trl_settings_reach_an_older_transformers_under_their_old_name():
+    """transformers 5.17 (as on the GPU machines tried) has gradient_checkpointing, later ones also
+    activation_checkpointing: the recipes use the new name and still build on the older version."""
+    import dataclasses
+
+    from llumi.train.common import renamed_for
+
+    @dataclasses.dataclass
+    class Old:
+        gradient_checkpointing: bool = False
+        gradient_checkpointing_kwargs: dict | None = None
+        learning_rate: float = 1e-3
+
+    @dataclasses.dataclass
+    class New(Old):
+        activation_checkpointing: bool = False
+
+    settings = {"activation_checkpointing": True, "activation_checkpointing_kwargs": {"use_reentrant": False},
+                "learning_rate": 0.1}
+    assert Old(**renamed_for(Old, settings)) == Old(True, {"use_reentrant": False}, 0.1)
+    assert renamed_for(New, settings)["activation_checkpointing"] is True  # a name it knows stays
+    assert renamed_for(Old, {"gradient_checkpointing": True}) == {"gradient_checkpointing": True}
 
 
 def test_cli_train_sft_and_dpo_json(run_cli, ws, tiny):

@@ -36,8 +36,9 @@ def sentences(n: int = 400, seed: int = 0) -> list[str]:
     ]
 
 
-def make_tokenizer(vocab_size: int = 400, seed: int = 0):
-    """A byte-level BPE ``PreTrainedTokenizerFast`` (GPT-2 pre-tokenizer) with a chat template."""
+def make_tokenizer(vocab_size: int = 400, seed: int = 0, texts=None):
+    """A byte-level BPE ``PreTrainedTokenizerFast`` (GPT-2 pre-tokenizer) with a chat template, trained on
+    ``texts`` (an iterable of strings; default: invented sentences)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -51,7 +52,7 @@ def make_tokenizer(vocab_size: int = 400, seed: int = 0):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(sentences(seed=seed), trainer=trainer)
+    tok.train_from_iterator(sentences(seed=seed) if texts is None else texts, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token="<|im_start|>",

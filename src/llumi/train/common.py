@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llumi.errors import ConfigError, InputError, LlumiError, WorkspaceError
-from llumi.train.config import TrainConfig
+from llumi.train.config import TrainConfig, construct
 from llumi.workspace import Workspace, file_hash
 
 SPLITS = ("train", "validation")
@@ -115,11 +115,11 @@ def fits(tokenizer, prompt: list[dict], cfg: TrainConfig) -> bool:
 
 # --- model -------------------------------------------------------------------------------
 
-def load_model(path: str | Path, cfg: TrainConfig, device: str, *, quantize: bool = True):
+def load_model(path: str | Path, cfg: TrainConfig, device: str, *, quantize: bool = True, dtype=None):
     """(model, tokenizer) from a local model folder, in the run's dtype (4-bit where asked)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    dtype = pick_dtype(cfg, device)
+    dtype = dtype or pick_dtype(cfg, device)
     kwargs: dict[str, Any] = {"dtype": dtype}
     if cfg.quantize and quantize:
         from transformers import BitsAndBytesConfig
@@ -148,11 +148,59 @@ def weights_hash(folder: Path) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
-def merge_and_save(base_path: Path, adapter_dir: Path, out_dir: Path, cfg: TrainConfig, tokenizer) -> Path:
-    """Reload the base unquantized, merge the adapter into it and save a plain model folder."""
+def trl_args(cfg: TrainConfig, device: str, dtype, output_dir: Path, **defaults: Any):
+    """The run's ``trl.SFTConfig`` / ``trl.DPOConfig``: the recipe's defaults, then the config's ``trl``
+    mapping, then the settings the config keeps at its top level. A key TRL does not know fails here,
+    naming the valid ones; nothing here needs the device itself, so a GPU recipe can be checked on a CPU."""
+    import torch
+    import trl
+
+    cls = trl.SFTConfig if cfg.stage == "sft" else trl.DPOConfig
+    base = {"report_to": "none", "disable_tqdm": True, "logging_steps": 1, "save_strategy": "steps",
+            "save_total_limit": 2,
+            "activation_checkpointing": cfg.trl.get("gradient_checkpointing", device == "cuda"),
+            "bf16": device == "cuda" and dtype == torch.bfloat16,
+            "fp16": device == "cuda" and dtype == torch.float16}
+    settings = renamed_for(cls, {**base, **defaults, **cfg.trl})
+    return construct(cls, settings, "trl", output_dir=str(output_dir),
+                     max_steps=cfg.max_steps, num_train_epochs=cfg.epochs, max_length=cfg.max_length,
+                     seed=cfg.seed, use_cpu=device == "cpu")
+
+
+# transformers renamed these settings; a recipe may use either name with either version.
+RENAMED = {"activation_checkpointing": "gradient_checkpointing",
+           "activation_checkpointing_kwargs": "gradient_checkpointing_kwargs"}
+
+
+def renamed_for(cls, settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with each renamed key under the name that ``cls`` (the installed version) takes."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(cls)}
+    out = dict(settings)
+    for new, old in RENAMED.items():
+        for have, want in ((new, old), (old, new)):
+            if have in out and have not in known and want in known:
+                value = out.pop(have)
+                out.setdefault(want, value)
+    return out
+
+
+def save_adapter(trainer, out_dir: Path) -> None:
+    """Write the trained LoRA adapter and the tokenizer to ``out_dir``. Every process must call this:
+    under FSDP the weights are sharded, so they are gathered into one full state dict first (a
+    collective), and only the main process writes."""
+    if trainer.is_fsdp_enabled:
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(str(out_dir))
+
+
+def merge_and_save(base_path: Path, adapter_dir: Path, out_dir: Path, cfg: TrainConfig, tokenizer, dtype) -> Path:
+    """Reload the base unquantized on the CPU, in the dtype the run computed in (bf16 for a QLoRA run
+    on a GPU), merge the adapter into it and save a plain model folder."""
     from peft import PeftModel
 
-    model, _ = load_model(base_path, cfg, "cpu", quantize=False)
+    model, _ = load_model(base_path, cfg, "cpu", quantize=False, dtype=dtype)
     merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
     merged.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

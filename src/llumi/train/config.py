@@ -57,7 +57,7 @@ class TrainConfig:
     max_eval_rows: int | None = 200        # evaluate on at most N validation rows
     seed: int = 42
     dtype: str = "auto"                    # auto | float32 | bfloat16 | float16 (auto: bf16 on GPUs that have it)
-    quantize: str | None = None            # None | 4bit (QLoRA through bitsandbytes; CUDA only)
+    quantize: str | None = None            # None (or "none") | 4bit (QLoRA through bitsandbytes; CUDA only)
     requires_gpu: bool = False             # fail at once on a machine without a CUDA GPU
     device: str = "auto"                   # auto | cpu | cuda
     threads: int | None = None             # torch CPU threads (default: one per core; 1 helps on a busy machine)
@@ -79,6 +79,8 @@ class TrainConfig:
             raise ConfigError(f"max_length must be at least 32 tokens, got {self.max_length}")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+        if isinstance(self.quantize, str) and self.quantize.lower() in ("", "none", "no", "off"):
+            object.__setattr__(self, "quantize", None)  # `--set quantize=none` turns a recipe's 4-bit off
         if self.quantize not in (None, "4bit"):
             raise ConfigError(f"quantize must be empty or 4bit, got {self.quantize!r}")
         if self.device not in ("auto", "cpu", "cuda"):

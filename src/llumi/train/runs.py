@@ -37,7 +37,7 @@ def new_run_dir(ws: Workspace, name: str) -> Path:
     return path
 
 
-def open_run(ws: Workspace, name: str, fp: str, resume: bool) -> tuple[Path, str | None]:
+def open_run(ws: Workspace, name: str, fp: str, resume: bool, device: str = "cpu") -> tuple[Path, str | None]:
     """(run folder, last checkpoint or None): the unfinished run of this fingerprint, or a new one.
 
     Under ``accelerate launch`` every process runs the recipe: the main process picks the folder and
@@ -56,7 +56,7 @@ def open_run(ws: Workspace, name: str, fp: str, resume: bool) -> tuple[Path, str
         from accelerate import PartialState
         from accelerate.utils import broadcast_object_list
 
-        state = PartialState()
+        state = PartialState(cpu=device == "cpu")  # several CPU processes (torchrun) talk over gloo
         chosen = [pick() if state.is_main_process else None]
         broadcast_object_list(chosen, from_process=0)
         run, checkpoint = chosen[0]

@@ -20,7 +20,7 @@ from llumi.config import to_dict
 from llumi.train import runs
 from llumi.train.common import (TRAIN_PACKAGES, check_device, data_files, fits, inputs_provenance, load_model,
                                 merge_and_save, no_rows_error, pick_dtype, plot_curves, progress_callback,
-                                read_rows, weights_hash)
+                                read_rows, save_adapter, trl_args, weights_hash)
 from llumi.train.config import TrainConfig, construct
 from llumi.workspace import Workspace, write_json_atomic, write_meta
 
@@ -29,7 +29,6 @@ def main(cfg: TrainConfig, ws: Workspace, callbacks: tuple = (), progress: bool 
     """Run one SFT recipe end to end; returns a summary (run folder, steps, metrics)."""
     device = check_device(cfg)  # fails at once when the config needs a GPU this machine lacks
     import peft
-    import torch
     import transformers
     import trl
     from datasets import Dataset
@@ -53,19 +52,12 @@ def main(cfg: TrainConfig, ws: Workspace, callbacks: tuple = (), progress: bool 
     inputs = inputs_provenance(files)
     base_hash = weights_hash(base.path)
     fp = runs.fingerprint({"config": {**to_dict(cfg), "resume": None}, "inputs": inputs, "base": base_hash})
-    run, checkpoint = runs.open_run(ws, cfg.name, fp, cfg.resume)
+    run, checkpoint = runs.open_run(ws, cfg.name, fp, cfg.resume, device)
     write_json_atomic(run / "run.json", {"fingerprint": fp, "config": to_dict(cfg), "status": "training"})
 
     # 3. Train a LoRA adapter with TRL's SFTTrainer; TRL and PEFT validate their own settings.
     dtype = pick_dtype(cfg, device)
-    defaults = {"learning_rate": 2e-4, "report_to": "none", "disable_tqdm": True, "logging_steps": 1,
-                "save_strategy": "steps", "save_steps": 20, "save_total_limit": 2,
-                "activation_checkpointing": cfg.trl.get("gradient_checkpointing", device == "cuda"),
-                "bf16": device == "cuda" and dtype == torch.bfloat16,
-                "fp16": device == "cuda" and dtype == torch.float16}
-    args = construct(trl.SFTConfig, {**defaults, **cfg.trl}, "trl", output_dir=str(run / "checkpoints"),
-                     max_steps=cfg.max_steps, num_train_epochs=cfg.epochs, max_length=cfg.max_length,
-                     seed=cfg.seed, use_cpu=device == "cpu")
+    args = trl_args(cfg, device, dtype, run / "checkpoints", learning_rate=2e-4, save_steps=20)
     lora = construct(peft.LoraConfig, cfg.lora, "lora")
     label = f"train {cfg.name}"
     trainer = trl.SFTTrainer(
@@ -90,15 +82,14 @@ def main(cfg: TrainConfig, ws: Workspace, callbacks: tuple = (), progress: bool 
             "trained": {"model": f"SFT ({cfg.model} + adapter)", "loss": after["eval_loss"],
                         "perplexity": math.exp(min(after["eval_loss"], 50))},
         })
+    save_adapter(trainer, run / "adapter")  # every process: under FSDP the weights are gathered first
     if not trainer.is_world_process_zero():  # under accelerate launch, one process writes the outputs
         return {"run": run.name, "path": str(run)}
     write_json_atomic(run / "eval.json", evaluation)
 
-    # 5. Save the adapter and a merged model (base + adapter), the curves and the provenance.
-    trainer.model.save_pretrained(run / "adapter")
-    tokenizer.save_pretrained(run / "adapter")
+    # 5. The merged model (base + adapter), the curves and the provenance.
     if cfg.save_merged:
-        merge_and_save(base.path, run / "adapter", run / "merged", cfg, tokenizer)
+        merge_and_save(base.path, run / "adapter", run / "merged", cfg, tokenizer, dtype)
     plot_curves(history, run / "curves.png", f"{cfg.name} ({cfg.model})")
     metrics = {"train_loss": _last(history, "train_loss"), "steps": trainer.state.global_step,
                "train_seconds": result.metrics.get("train_runtime"),  # this session only, when resumed
@@ -112,7 +103,7 @@ def main(cfg: TrainConfig, ws: Workspace, callbacks: tuple = (), progress: bool 
         role=cfg.role, round=cfg.round, resumed_from=checkpoint,
         base_model={**base.describe(), "weights_sha256": base_hash},
         data={"rows": {s: len(d) for s, d in datasets.items()}, "skipped_too_long": skipped},
-        device=device, dtype=str(dtype).replace("torch.", ""), metrics=metrics,
+        device=device, processes=trainer.args.world_size, dtype=str(dtype).replace("torch.", ""), metrics=metrics,
         trl_args=args.to_dict(), lora_config=lora.to_dict(),
     )
     write_json_atomic(run / "run.json", {"fingerprint": fp, "config": to_dict(cfg), "status": "finished"})

@@ -32,6 +32,11 @@ MODES = {
     "imminent": "Draft withheld. Emergency first: encourage calling the emergency number now, stay with them, and escalate immediately.",
 }
 
+# Added to the mode when the post describes someone else at risk (signal third_party).
+THIRD_PARTY = ("The writer describes someone else who may be at risk: help them ask that person directly about "
+               "suicide, not leave them alone if they are in danger, and call the crisis line or emergency "
+               "services together.")
+
 
 @dataclass(frozen=True)
 class Guidance:
@@ -76,4 +81,7 @@ def guidance_for(triage: TriageResult | str, locale: str | None = None) -> Guida
     if tier == "imminent":
         emergency = entry.line() if isinstance(entry, Fallback) else f"Emergency number ({entry.country}): {entry.emergency}"
         resources.insert(0, emergency)
-    return Guidance(tier, MODES[tier], questions, AVOID, tuple(dict.fromkeys(resources)), tier == "imminent")
+    mode = MODES[tier]
+    if isinstance(triage, TriageResult) and any(s.signal == "third_party" for s in triage.signals):
+        mode = f"{mode} {THIRD_PARTY}"
+    return Guidance(tier, mode, questions, AVOID, tuple(dict.fromkeys(resources)), tier == "imminent")

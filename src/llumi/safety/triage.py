@@ -385,6 +385,9 @@ THIRD_PARTY = (r"(?:he|she|they|he's|she's|they're|hes|shes|his|her|him|them|the
                r"son|daughter|kid|child|wife|husband|partner|boyfriend|girlfriend|bf|gf|cousin|aunt|uncle|"
                r"grandma|grandpa|grandmother|grandfather|roommate|coworker|colleague|ex|neighbou?r|client|patient))")
 
+_OTHER_WANTS = (r"(?:wants?|wanted|wanting|wanna|going|gonna|about|plans?|planned|planning|tried|tries|trying|attempted|"
+                r"threaten\w*|talk\w*\s+about|thinking\s+(?:about|of)|thought\s+(?:about|of)|decided|ready|urges?)")
+
 RULES: tuple[Rule, ...] = (
     # -- wish to be dead / passive ideation (low)
     Rule("wish_dead.want_to_die", "wish_dead", "low", _r(
@@ -661,6 +664,11 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:months?|weeks?|days?|years?)\s+(?:clean\s+)?(?:without|from|free\s+(?:of|from))\s+(?:cutting|self[- ]?harm\w*|sh)\b"
         r"|\bi\s+(?:still\s+)?cut\s+(?:\d+(?:\s*-\s*\d+)?\s+times|every\s+(?:day|night)|daily)\b"
         r"|\b(?:my|fresh|new)\s+(?:cuts|scars|wounds)\s+(?:on\s+my\s+)?(?:arms?|wrists?|thighs?|legs?)\b"), self_marked=True),
+    # -- someone else's ideation in third-person words ("she wants to kill herself", "he tried to end his
+    #    life"): never the writer's own (always reported), it makes the post a third-party concern (low)
+    Rule("concern.other_ideation", "third_party", "low", _r(
+        rf"\b{_OTHER_WANTS}\s+(?:to\s+)?(?:kill|hurt|harm)(?:ing)?\s+(?:herself|himself|themselves|themself)\b"
+        rf"|\b{_OTHER_WANTS}\s+(?:to\s+)?(?:end|take|taking|ending)\s+(?:her|his|their)\s+(?:own\s+)?life\b")),
     # -- coded: "asking for a friend" (no tier on its own)
     Rule("coded.asking_for_a_friend", "coded", "low", _r(r"\b(?:asking|asked|ask)\s+for\s+a\s+(?:friend|mate|buddy|pal)\b"), self_marked=True, needs="friend"),
 )
@@ -725,6 +733,7 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "attempt.past": ("tried", "attempt", "try", "overdos", "od"),
     "self_injury.self_harm": ("self", "sh", "relaps"),
     "self_injury.hurt_myself": ("impulse", "cut", "cutting", "self", "cut", "slash", "carv", "slit", "burn", "scar", "wound", "urge"),
+    "concern.other_ideation": ("kill", "hurt", "harm", "life"),
     "coded.asking_for_a_friend": ("for a",),
 }
 assert set(RULE_KEYS) == {r.id for r in RULES}, "every rule needs its keys"
@@ -1035,6 +1044,13 @@ def _combine(norm: Normalized, found: list[tuple[Rule, int, int, str]], cache: d
             signals.append(sig(fr[0], fr[1], fr[2], "counted"))
         else:
             context.append(sig(fr[0], fr[1], fr[2], "context", "none"))
+    # Someone else at risk ("my girlfriend says she wants to kill herself"): the writer's own risk is not
+    # raised by it, but the post is a risk situation for the supporter, so it is low at least, with
+    # its own signal (the guidance card then speaks to a worried helper).
+    reported = [x for x in discounted if x.status == "reported"]
+    if reported and not any(x.signal == "third_party" for x in signals):
+        first = min(reported, key=lambda x: x.start)
+        signals.append(Signal("concern.third_party", "third_party", "low", first.start, first.end, first.evidence))
     signals = _dedupe(signals)
     tier = max_tier(s.tier for s in signals)
     return TriageResult(tier, tuple(signals), tuple(_dedupe(discounted)), tuple(context))

@@ -81,16 +81,31 @@ def test_every_tier_decision_carries_rules_and_evidence():
 
 def test_negation_and_reported_speech_are_kept_as_discounted_evidence():
     r = triage("My friend said she wanted to die. I don't want to die, but I'm scared for her.")
-    assert r.tier == "none"
     statuses = {s.status for s in r.discounted}
     assert statuses == {"reported", "negated"}
+    # Neither is the writer's own risk; someone else's is a concern of its own, at low.
+    assert r.tier == "low" and r.rules == ("concern.third_party",)
+    assert r.signals[0].signal == "third_party" and "wanted to die" in r.signals[0].evidence
+
+
+def test_someone_else_at_risk_gets_a_card_for_a_worried_helper():
+    from llumi.safety.guidance import THIRD_PARTY, guidance_for
+
+    worried = triage("My girlfriend texted me that she wants to kill herself and now she won't pick up.")
+    assert worried.tier == "low" and THIRD_PARTY in guidance_for(worried).mode
+    assert guidance_for(worried).resources  # the crisis line, for the helper to call with or for her
+    own = triage("I want to die.")
+    assert THIRD_PARTY not in guidance_for(own).mode
+    for text in ("She doesn't want to hurt herself, she says.", "My mom said she would kill me if I failed.",
+                 "They want to kill him off in the next season.", "The suspect killed himself before the trial."):
+        assert triage(text).tier == "none", text
 
 
 def test_asking_for_a_friend_undoes_reported_speech():
-    plain = triage("my friend says she wants to die")
-    disguised = triage("my friend says she wants to die. asking for a friend")
-    assert plain.tier == "none"
-    assert disguised.tier == "low"
+    plain = triage("my friend says he is suicidal")
+    disguised = triage("my friend says he is suicidal. asking for a friend")
+    assert plain.tier == "low" and plain.rules == ("concern.third_party",)  # someone else's risk
+    assert disguised.tier == "moderate" and "active_ideation.suicidal" in disguised.rules  # the writer's own
 
 
 def test_past_is_capped_and_resolution_is_not_counted():

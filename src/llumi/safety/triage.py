@@ -392,7 +392,8 @@ RULES: tuple[Rule, ...] = (
     # -- wish to be dead / passive ideation (low)
     Rule("wish_dead.want_to_die", "wish_dead", "low", _r(
         rf"\b(?:wants?|wanted|wanting|wanna|wana|wish(?:ed|es|ing)?|longing|ready|would like)\s+(?:to\s+)?{INTENS}{DIE}\b"
-        rf"|\b(?:hope|hopefully)\s+i\s+(?:just\s+)?{DIE}\b|\bwant\s+(?:me|myself)\s+dead\b"), hyperbole=True),
+        rf"|\b(?:hope|hopefully)\s+i\s+(?:just\s+)?{DIE}\b|\bwant\s+(?:me|myself)\s+dead\b"
+        rf"|\b(?:any\s?time|whenever|the\s+sooner)\s+i\s+(?:can|could|get\s+to|would)\s+{DIE}\b"), hyperbole=True),
     Rule("wish_dead.wish_i_was_dead", "wish_dead", "low", _r(
         r"\bwish(?:ed)?\s+(?:that\s+)?i\s+(?:was|were|could be|'d be|would be)\s+(?:dead|gone|never born|not alive|not here|not born)\b"
         r"|\bwish(?:ed)?\s+(?:that\s+)?i\s+(?:could\s+)?(?:just\s+)?(?:disappear|vanish|stop existing|cease to exist|not exist|had never been born|was never born|wasn'?t born|didn'?t exist|never existed|could die)\b"),
@@ -602,7 +603,9 @@ RULES: tuple[Rule, ...] = (
     Rule("plan.note", "plan", "high", _r(
         rf"\b(?:{SUICIDE}|goodbye|farewell)\s+(?:note|notes|letter|letters|video|message)\b")),
     Rule("plan.note_written", "plan", "high", _r(
-        r"\bi(?:'ve|\s+have)?\s+(?:already\s+)?(?:wrote|written|writing|drafted|left)\s+(?:a|my|the)\s+(?:last\s+)?(?:note|notes|letters?)\s+(?:to|for)\s+(?:my|everyone|everybody)"),
+        r"\bi(?:'ve|\s+have)?\s+(?:already\s+)?(?:wrote|written|writing|drafted|left)\s+(?:a|my|the)\s+(?:last\s+)?(?:note|notes|letters?)\s+(?:to|for)\s+(?:my|everyone|everybody)"
+        r"|\b(?:i\s+)?(?:(?:have|'ve)\s+)?(?:gave|given|sent|handed|mailed)\s+(?:my|the)\s+(?:last\s+|final\s+|goodbye\s+)?(?:note|letter)\s+to\s+(?:my|everyone|everybody)"
+        r"|\b(?:i(?:'ve|\s+have)?\s+)?(?:started|been|began)\s+writing\s+(?:my\s+)?(?:goodbye\s+)?(?:notes|letters)\s+(?:to|for)\b"),
         self_marked=True, needs="risk"),
     # A note left, with no addressee named ("I wrote a note"): ordinary on its own, so it counts only
     # beside a euphemistic intention ("... and I'm going to do it tonight"); see MUTUAL below.
@@ -616,6 +619,7 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:writing|wrote|made|updated|update)\s+(?:my|a)\s+will\b|\b(?:goodbye|bye|farewell)[ \t]*[.!]*[ \t]*(?:(?=\n)|\Z)"
         r"|\b(?:i'?m|i\s+am)\s+(?:so\s+|really\s+)?sorry\s+(?:to\s+)?(?:everyone|everybody|mom|mum|dad|for\s+everything|to\s+all)\b"
         r"|\b(?:i'?ve\s+(?:got|set)|i\s+(?:have|set)|picked)\s+(?:my|a|the)\s+date(?:\s+set)?\b"
+        r"|\b(?:is|was)\s+the\s+(?:day|date|night)\s+i\s+(?:set|picked|chose|decided\s+on)\b"
         r"|\b(?:gun|barrel|it|knife|blade)\s+(?:against|to)\s+my\s+(?:head|neck|temple|throat|chest|wrists?)\b|\bfinger\s+on\s+the\s+trigger\b"),
         self_marked=True, needs="risk"),
     Rule("plan.timing", "plan", "high", _r(
@@ -664,6 +668,15 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:months?|weeks?|days?|years?)\s+(?:clean\s+)?(?:without|from|free\s+(?:of|from))\s+(?:cutting|self[- ]?harm\w*|sh)\b"
         r"|\bi\s+(?:still\s+)?cut\s+(?:\d+(?:\s*-\s*\d+)?\s+times|every\s+(?:day|night)|daily)\b"
         r"|\b(?:my|fresh|new)\s+(?:cuts|scars|wounds)\s+(?:on\s+my\s+)?(?:arms?|wrists?|thighs?|legs?)\b"), self_marked=True),
+    # -- a farewell in euphemism ("it was fun while it lasted", "my final goodbye", "I lost the battle"):
+    #    no death word, so moderate (the draft asks directly about safety and gives a line), not high
+    Rule("intent.farewell", "intent", "moderate", _r(
+        r"\b(?:it|life)\s+(?:was|has\s+been|'s\s+been)\s+(?:a\s+)?(?:fun|good|nice|great)\s+(?:ride\s+|run\s+)?while\s+it\s+lasted\b"
+        r"|\b(?:my|a|the)\s+(?:final|last)\s+good\s?byes?\b(?!\s+(?:to\s+(?:the|this|our|my)\s+(?:house|home|team|school|job|office|city|country|dog|cat)|party|tour|concert|show|match|game|episode))"
+        r"|\b(?:i(?:'ve|\s+have)?|finally)\s+lost\s+(?:the|my)\s+(?:battle|fight|war)\s*(?:[.!]|(?=\n)|\Z|with\s+(?:myself|depression|my\s+(?:mind|demons|depression)))"
+        r"|\b(?:not|never)\s+(?:planning\s+on|going\s+to\s+be|gonna\s+be)\s+coming\s+(?:back|home)\b(?![^.!?\n]{0,40}\b(?:job|work|country|city|town|uk|us|office|company|school|class|university|college|sub|reddit|here\s+to)\b)"
+        r"|\bi'?d\s+(?:hate|rather\s+not)\s+to\s+(?:live\s+to\s+)?see\s+(?:the\s+sun\s+(?:rise|come\s+up)|tomorrow|the\s+morning|another\s+day)\b"),
+        self_marked=True),
     # -- someone else's ideation in third-person words ("she wants to kill herself", "he tried to end his
     #    life"): never the writer's own (always reported), it makes the post a third-party concern (low)
     Rule("concern.other_ideation", "third_party", "low", _r(
@@ -682,7 +695,7 @@ _MEANS_KEYS = _PILL_KEYS + ("rope", "noose", "gun", "pistol", "rifle", "razor", 
                             "charcoal", "bleach", "poison", "helium")
 _SUICIDE_KEYS = ("uic", "ucid", "ucd", "iic", "slide", "delet")  # every spelling SUICIDE allows
 RULE_KEYS: dict[str, tuple[str, ...]] = {
-    "wish_dead.want_to_die": ("di", "dead"),
+    "wish_dead.want_to_die": ("di", "dead"),  # "di" covers "any time I can die" too
     "wish_dead.wish_i_was_dead": ("wish",),
     "wish_dead.not_wake_up": ("wake", "sleep"),
     "wish_dead.dont_want_to_live": ("wan", "wish"),
@@ -719,9 +732,9 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "intent.do_it": ("going", "gonna", "will", "'ll", "plan to"),
     "plan.plan": ("plan",),
     "plan.note": ("note", "letter", "video", "message"),
-    "plan.note_written": ("note", "letter"),
+    "plan.note_written": ("note", "letter"),  # given, sent, written, being written
     "plan.note_left": ("note", "letter"),
-    "plan.giving_away": ("giv", "gave", "goodbye", "will", "bye", "farewell", "sorry", "date", "my ", "trigger"),
+    "plan.giving_away": ("giv", "gave", "goodbye", "will", "bye", "farewell", "sorry", "date", "my ", "trigger", "the day i", "the night i"),
     "plan.timing": ("tonight", "tomorrow", "weekend", "birthday", "in ", "asleep", "before", "after"),
     "plan.access_to_means": _MEANS_KEYS,
     "preparatory.stockpiling": _PILL_KEYS + ("noose",),
@@ -733,6 +746,7 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "attempt.past": ("tried", "attempt", "try", "overdos", "od"),
     "self_injury.self_harm": ("self", "sh", "relaps"),
     "self_injury.hurt_myself": ("impulse", "cut", "cutting", "self", "cut", "slash", "carv", "slit", "burn", "scar", "wound", "urge"),
+    "intent.farewell": ("lasted", "goodbye", "good bye", "goodbyes", "lost", "coming", "see"),
     "concern.other_ideation": ("kill", "hurt", "harm", "life"),
     "coded.asking_for_a_friend": ("for a",),
 }

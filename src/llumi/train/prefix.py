@@ -182,7 +182,7 @@ def trainer_class():
             counted = self._total_train_tokens
             result = super().compute_loss(model, inputs, return_outputs=return_outputs,
                                           num_items_in_batch=num_items_in_batch)
-            if self.model.training and self._total_train_tokens != counted:
+            if self.shared_prefix is not None and self.model.training and self._total_train_tokens != counted:
                 # TRL counted the flat sequence (the prefix once); count each row's tokens, as for plain batches
                 here = real if real is not None else inputs["position_ids"].size(1)
                 extra = torch.tensor(here - inputs["position_ids"].size(1), device=inputs["position_ids"].device)

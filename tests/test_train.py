@@ -240,11 +240,12 @@ def test_eval_generates_a_system_from_a_named_run(sft_ws, tmp_path):
 
 # --- shared-prefix batches ----------------------------------------------------------------
 
-@pytest.mark.parametrize("maker", ["llama", "gemma3"])
+@pytest.mark.parametrize("maker", ["llama", "gemma3", "llama-checkpointed"])
 def test_shared_prefix_batches_give_the_same_loss_and_lora_gradients(maker, tiny, tmp_path):
     """A batch whose rows share their first tokens (system prompt and chat template) computes them once:
     the same loss and the same gradient of every LoRA weight as the plain padding-free batch, in float32.
-    Gemma 3's rows are longer than its sliding window, so the window is checked too."""
+    Gemma 3's rows are longer than its sliding window, so the window is checked too; and under activation
+    checkpointing (the GPU recipes' default) the recomputed layers see the same layout."""
     import peft
     from datasets import Dataset
 
@@ -254,7 +255,7 @@ def test_shared_prefix_batches_give_the_same_loss_and_lora_gradients(maker, tiny
 
     from tests.tiny_model import make_tiny_gemma3
 
-    path = tiny if maker == "llama" else make_tiny_gemma3(tmp_path / "gemma3")
+    path = make_tiny_gemma3(tmp_path / "gemma3") if maker == "gemma3" else tiny
     ws = Workspace(tmp_path / "w").ensure()
     write_pairs(ws)
     cfg = tiny_config(path, lora={**tiny_config(path).lora, "lora_dropout": 0.0},  # dropout draws would differ
@@ -277,6 +278,9 @@ def test_shared_prefix_batches_give_the_same_loss_and_lora_gradients(maker, tiny
 
     m = trainer.model
     m.train()
+    if maker.endswith("checkpointed"):  # Trainer turns it on when training starts; here by hand
+        m.get_base_model().activation_checkpointing_enable({"use_reentrant": False})
+        assert m.get_base_model().is_activation_checkpointing
     with torch.no_grad():  # LoRA B starts at zero, which would leave every A without a gradient
         for name, p in m.named_parameters():
             if "lora_B" in name:

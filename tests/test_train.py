@@ -238,6 +238,98 @@ def test_eval_generates_a_system_from_a_named_run(sft_ws, tmp_path):
     assert (ws.root / "eval" / "from-run" / "report.html").exists()
 
 
+# --- shared-prefix batches ----------------------------------------------------------------
+
+@pytest.mark.parametrize("maker", ["llama", "gemma3", "llama-checkpointed"])
+def test_shared_prefix_batches_give_the_same_loss_and_lora_gradients(maker, tiny, tmp_path):
+    """A batch whose rows share their first tokens (system prompt and chat template) computes them once:
+    the same loss and the same gradient of every LoRA weight as the plain padding-free batch, in float32.
+    Gemma 3's rows are longer than its sliding window, so the window is checked too; and under activation
+    checkpointing (the GPU recipes' default) the recomputed layers see the same layout."""
+    import peft
+    from datasets import Dataset
+
+    from llumi.train import prefix
+    from llumi.train.common import load_model, read_rows, trl_args
+    from llumi.train.config import construct
+
+    from tests.tiny_model import make_tiny_gemma3
+
+    path = make_tiny_gemma3(tmp_path / "gemma3") if maker == "gemma3" else tiny
+    ws = Workspace(tmp_path / "w").ensure()
+    write_pairs(ws)
+    cfg = tiny_config(path, lora={**tiny_config(path).lora, "lora_dropout": 0.0},  # dropout draws would differ
+                      trl={**tiny_config(path).trl, "packing": True})  # padding-free, as gm-sft-cpu.yaml
+    model, tokenizer = load_model(path, cfg, "cpu")
+    rows = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]}
+            for r in read_rows(ws.pairs / "gm-sft" / "train.jsonl", ("messages",))]
+    trainer = prefix.trainer_class()(
+        model=model, args=trl_args(cfg, "cpu", torch.float32, tmp_path / "out"), processing_class=tokenizer,
+        peft_config=construct(peft.LoraConfig, cfg.lora, "lora"), train_dataset=Dataset.from_list(rows))
+    assert trainer.shared_prefix_off is None
+    examples = [trainer.train_dataset[i] for i in range(4)]
+    plain = trainer.data_collator.base(examples)
+    shared = trainer.data_collator(examples)
+    size, lengths = shared[prefix.KEY]
+    assert size >= prefix.MIN_PREFIX and len(lengths) >= 4
+    assert shared["input_ids"].shape[1] == plain["input_ids"].shape[1] - (len(lengths) - 1) * size
+    if maker == "gemma3":
+        assert size + max(lengths) > model.config.sliding_window
+
+    m = trainer.model
+    m.train()
+    if maker.endswith("checkpointed"):  # Trainer turns it on when training starts; here by hand
+        m.get_base_model().activation_checkpointing_enable({"use_reentrant": False})
+        assert m.get_base_model().is_activation_checkpointing
+    with torch.no_grad():  # LoRA B starts at zero, which would leave every A without a gradient
+        for name, p in m.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.1)
+
+    def loss_and_grads(batch):
+        m.zero_grad()
+        loss = trainer.compute_loss(m, dict(batch))
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in m.named_parameters() if p.requires_grad}
+
+    loss, grads = loss_and_grads(plain)
+    tokens = trainer._total_train_tokens
+    loss_shared, grads_shared = loss_and_grads(shared)
+    assert trainer._total_train_tokens == 2 * tokens  # every row's tokens counted, the prefix once per row
+    torch.testing.assert_close(loss_shared, loss, rtol=1e-6, atol=1e-6)
+    assert len(grads) == 2 * 2 * 7  # A and B of 7 projections in 2 layers
+    for name in grads:
+        assert grads[name].abs().max() > 0, name
+        torch.testing.assert_close(grads_shared[name], grads[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_sft_with_and_without_shared_prefix_trains_to_the_same_adapter(tiny, tmp_path):
+    weights, metas = {}, {}
+    for on in (True, False):
+        ws = Workspace(tmp_path / str(on)).ensure()
+        write_pairs(ws)
+        lora = {**tiny_config(tiny).lora, "lora_dropout": 0.0}
+        trl = {**tiny_config(tiny).trl, "packing": True}
+        cfg = tiny_config(tiny, lora=lora, trl=trl, shared_prefix=on, save_merged=False)
+        summary = sft.main(cfg, ws, progress=False)
+        weights[on], metas[on] = adapter_weights(Path(summary["path"])), read_meta(Path(summary["path"]))
+    assert metas[True]["shared_prefix"]["used"] and metas[True]["shared_prefix"]["batches_with_shared_prefix"] > 0
+    assert metas[False]["shared_prefix"] == {"used": False, "why_not": "turned off (shared_prefix: false)"}
+    assert metas[True]["metrics"]["train_tokens"] == metas[False]["metrics"]["train_tokens"]
+    assert metas[True]["metrics"]["eval"]["trained"]["loss"] < metas[True]["metrics"]["eval"]["start"]["loss"]
+    for name in weights[False]:
+        torch.testing.assert_close(weights[True][name], weights[False][name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_shared_prefix_stays_off_where_it_does_not_apply(tiny, tmp_path):
+    ws = Workspace(tmp_path / "w").ensure()
+    write_pairs(ws)
+    cfg = tiny_config(tiny, max_steps=1, save_merged=False,
+                      trl={**tiny_config(tiny).trl, "packing": False, "padding_free": False})  # padded batches
+    meta = read_meta(Path(sft.main(cfg, ws, progress=False)["path"]))
+    assert not meta["shared_prefix"]["used"] and "padding-free" in meta["shared_prefix"]["why_not"]
+
+
 # --- resume -------------------------------------------------------------------------------
 
 class Interrupt(Exception):
@@ -261,8 +353,9 @@ def adapter_weights(run: Path) -> dict:
     return load_file(str(run / "adapter" / "adapter_model.safetensors"))
 
 
-def test_resume_after_an_interruption_gives_the_same_weights_as_an_uninterrupted_run(tiny, tmp_path):
-    cfg = tiny_config(tiny, max_steps=4)
+@pytest.mark.parametrize("packing", [False, True])  # packed: shared-prefix batches, as gm-sft-cpu.yaml
+def test_resume_after_an_interruption_gives_the_same_weights_as_an_uninterrupted_run(packing, tiny, tmp_path):
+    cfg = tiny_config(tiny, max_steps=4, trl={**tiny_config(tiny).trl, "packing": packing})
     straight = Workspace(tmp_path / "straight").ensure()
     write_pairs(straight)
     expected = adapter_weights(Path(sft.main(cfg, straight, progress=False)["path"]))

@@ -63,6 +63,8 @@ class TrainConfig:
     threads: int | None = None             # torch CPU threads (default: one per core; 1 helps on a busy machine)
     resume: bool = True                    # continue an unfinished run of the same config
     save_merged: bool = True               # also write the base model with the adapter merged in
+    shared_prefix: bool = True             # SFT: compute a prompt prefix all rows of a batch share once per
+                                           # batch (exact; where valid, see llumi.train.prefix)
 
     def __post_init__(self) -> None:
         for section in ("lora", "trl"):  # YAML reads 1e-4 (no dot) as text

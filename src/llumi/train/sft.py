@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from llumi.config import to_dict
-from llumi.train import runs
+from llumi.train import prefix, runs
 from llumi.train.common import (TRAIN_PACKAGES, check_device, data_files, fits, inputs_provenance, load_model,
                                 merge_and_save, no_rows_error, pick_dtype, plot_curves, progress_callback,
                                 read_rows, save_adapter, trl_args, weights_hash)
@@ -60,10 +60,11 @@ def main(cfg: TrainConfig, ws: Workspace, callbacks: tuple = (), progress: bool 
     args = trl_args(cfg, device, dtype, run / "checkpoints", learning_rate=2e-4, save_steps=20)
     lora = construct(peft.LoraConfig, cfg.lora, "lora")
     label = f"train {cfg.name}"
-    trainer = trl.SFTTrainer(
+    trainer = prefix.trainer_class()(
         model=model, args=args, processing_class=tokenizer, peft_config=lora,
         train_dataset=datasets["train"], eval_dataset=datasets.get("validation"),
         callbacks=[*([progress_callback(label)] if progress else []), *callbacks],
+        shared_prefix=cfg.shared_prefix,
     )
     trainer.remove_callback(transformers.PrinterCallback)  # our progress line goes to stderr instead
     result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -104,7 +105,7 @@ def main(cfg: TrainConfig, ws: Workspace, callbacks: tuple = (), progress: bool 
         base_model={**base.describe(), "weights_sha256": base_hash},
         data={"rows": {s: len(d) for s, d in datasets.items()}, "skipped_too_long": skipped},
         device=device, processes=trainer.args.world_size, dtype=str(dtype).replace("torch.", ""), metrics=metrics,
-        trl_args=args.to_dict(), lora_config=lora.to_dict(),
+        trl_args=args.to_dict(), lora_config=lora.to_dict(), shared_prefix=_shared(trainer),
     )
     write_json_atomic(run / "run.json", {"fingerprint": fp, "config": to_dict(cfg), "status": "finished"})
     pointer = {"run": run.name, "path": str(run), "role": cfg.role, "stage": cfg.stage, "round": cfg.round,
@@ -112,6 +113,14 @@ def main(cfg: TrainConfig, ws: Workspace, callbacks: tuple = (), progress: bool 
                "base_model": str(base.path), "model": cfg.model, "metrics": metrics}
     runs.write_latest(ws, cfg.name, cfg.role, pointer)
     return {**pointer, "skipped_too_long": skipped, "resumed_from": checkpoint}
+
+
+def _shared(trainer) -> dict[str, Any]:
+    """Whether this session trained on shared-prefix batches, and on how many (see llumi.train.prefix)."""
+    c = trainer.shared_prefix
+    if c is None:
+        return {"used": False, "why_not": trainer.shared_prefix_off}
+    return {"used": True, "batches": c.batches, "batches_with_shared_prefix": c.shared}
 
 
 def _last(history: list[dict[str, Any]], key: str) -> float | None:

@@ -857,6 +857,8 @@ _REPORT_VERB = re.compile(
     rf"(?:^|[^\w'])({THIRD_PARTY})\s+(?:just\s+|then\s+|also\s+|once\s+|has\s+|have\s+|had\s+|always\s+|keeps?\s+|was\s+|were\s+)?(?:said|says|saying|told|tells|texted|texts|wrote|writes|posted|posts|messaged|admitted|confessed|mentioned|screamed|yelled|shouted|joked|sang|sings|tweeted|claimed|claims)\b")
 _SUBJECT = re.compile(
     rf"(?:^|[^\w'])(i|i'm|im|i've|ive|i'd|i'll|me|my|myself|mine|we|{THIRD_PARTY})(?![\w'])")
+_OBJECT_BEFORE = re.compile(r"\b(?:to|with|about|for|at|from|of|than|like|tell|told|ask|asked|call|called|text|texted|"
+                            r"help|helped|without|by|on|need|want|miss|love|hate|lost|losing)\s+$")
 _NOT_SUBJECT = {"and", "then", "but", "so", "or", "just", "also", "that", "who", "which", "what", "it", "this", "you", "u", "was", "were", "have", "has", "had", "ever", "never", "always", "once"}
 _FIRST = {"i", "i'm", "im", "i've", "ive", "i'd", "i'll", "me", "my", "myself", "mine", "we"}
 _QUOTE_FRAME = re.compile(r"\b(?:song|songs|lyric|lyrics|sings?|sang|singing|album|track|chorus|verse|rapper|band|film|movie|show|episode|book|novel|poem|character|quote|quoted|meme|line|says|said|told|wrote|tweet\w*)\b|\u266a")
@@ -927,7 +929,10 @@ def _status(rule: Rule, t: str, s: int, e: int, cache: dict) -> str:
             return "reported"
     if not rule.self_marked and not own:
         subj = None
-        for m in _SUBJECT.finditer(before_clause[-120:]):
+        window = before_clause[-120:]
+        for m in _SUBJECT.finditer(window):
+            if m.group(1) not in _FIRST and _OBJECT_BEFORE.search(window, max(0, m.start(1) - 16), m.start(1)):
+                continue  # an object, not the subject: "talk to someone about it", "I told her"
             subj = m.group(1)
         if subj is not None and subj not in _FIRST:
             return "reported"

@@ -427,3 +427,24 @@ def test_cli_bad_setting_is_a_message(tmp_path):
     out = subprocess.run([sys.executable, "-m", "llumi.cli", "-w", str(tmp_path / "w"), "ingest", "x.zst",
                           "--set", "min_chars=lots"], capture_output=True, text=True)
     assert out.returncode == 1 and "min_chars: expected an integer" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_edited_numbers_become_true_and_nothing_else_changes():
+    """The rewrite that lets ``edited`` (false, or the epoch of the edit) parse as a boolean column."""
+    import json
+    import re
+
+    from llumi.data.parse import _edited_as_bool
+
+    reference = re.compile(rb'"edited":(\s*)-?\d[\d.eE+\-]*')  # the rule it implements, as a re.sub
+    lines = [b'{"id":"a","edited":false,"body":"it was \\"edited\\":1 in text"}',
+             b'{"id":"b","edited":1567890123.0,"score":2}', b'{"id":"c","edited": 1567890123}',
+             b'{"id":"d","edited":-1,"x":1}', b'{"id":"e","edited":1.5e9}', b'{"id":"f","edited":true}']
+    data = b"\n".join(lines) + b"\n"
+    got = _edited_as_bool(data)
+    want = reference.sub(rb'"edited":\1true', data)
+    assert [json.loads(x) for x in got.splitlines()] == [json.loads(x) for x in want.splitlines()]
+    assert [json.loads(x)["edited"] for x in got.splitlines()] == [False, True, True, True, True, True]
+    assert json.loads(got.splitlines()[0])["body"] == 'it was "edited":1 in text'  # text is never touched
+    plain = b'{"id":"a","edited":false}\n'
+    assert _edited_as_bool(plain) is plain  # nothing to rewrite: no copy

@@ -238,7 +238,8 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, recor
 
     def work(chunk: readers.Chunk, truncated: bool) -> dict:
         lines = chunk.lines
-        parsed = parser.parse_chunk(chunk.data, chunk.first_line, final=chunk.final, truncated=truncated)
+        parsed = parser.parse_chunk(chunk.data, chunk.first_line, final=chunk.final, truncated=truncated,
+                                    lines=lines)
         table, wrong = finish_types(parsed.table)
         quarantined = parsed.quarantined + wrong
         cleaned = clean(table, cfg, pseudo, path.name)

@@ -484,6 +484,20 @@ def test_every_recipe_builds_its_trl_and_lora_settings(name, tmp_path):
     construct(peft.LoraConfig, cfg.lora, "lora")
 
 
+def test_a_malformed_training_file_stops_with_its_line_before_any_training(tiny, tmp_path):
+    ws = Workspace(tmp_path / "w").ensure()
+    write_pairs(ws)
+    train = ws.pairs / "gm-sft" / "train.jsonl"
+    lines = train.read_text().splitlines()
+    train.write_text("\n".join(lines[:3] + ['{"messages": [', "[1, 2]"] + lines[3:]) + "\n")
+    with pytest.raises(LlumiError, match=r"train\.jsonl:4: not JSON: .*; fix or remove that line"):
+        sft.main(tiny_config(tiny), ws, progress=False)
+    train.write_text("\n".join(lines[:3] + ["[1, 2]"] + lines[3:]) + "\n")
+    with pytest.raises(LlumiError, match=r"train\.jsonl:4: not a JSON object"):
+        sft.main(tiny_config(tiny), ws, progress=False)
+    assert not list(ws.runs.glob("gm-sft-2*"))  # no run folder was begun
+
+
 def test_renamed_trl_settings_reach_an_older_transformers_under_their_old_name():
     """transformers 5.17 (as on the GPU machines tried) has gradient_checkpointing, later ones also
     activation_checkpointing: the recipes use the new name and still build on the older version."""

@@ -5,13 +5,13 @@ progress line, the curves plot and provenance. Plain functions; the recipes stay
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from llumi import jsonl
 from llumi.errors import ConfigError, InputError, LlumiError, WorkspaceError
 from llumi.train.config import TrainConfig, construct
 from llumi.workspace import Workspace, file_hash
@@ -84,21 +84,16 @@ def data_files(cfg: TrainConfig, ws: Workspace) -> dict[str, Path]:
 def read_rows(path: Path, keys: tuple[str, ...], limit: int | None = None) -> list[dict[str, Any]]:
     """Rows of a JSON lines file with only ``keys`` (TRL gets no metadata columns)."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path}:{n}: not valid JSON ({e})") from None
-            missing = [k for k in keys if k not in row]
-            if missing:
-                raise InputError(f"{path}:{n}: missing {', '.join(missing)}; this recipe needs rows with "
-                                 f"{', '.join(keys)} (TRL conversational format, as `llumi pairs` writes)")
-            rows.append({k: row[k] for k in keys})
-            if limit and len(rows) >= limit:
-                break
+    for n, row, why in jsonl.objects(path):
+        if why:  # training data is all or nothing: a bad line stops the run before it starts
+            raise InputError(f"{path}:{n}: {why}; fix or remove that line")
+        missing = [k for k in keys if k not in row]
+        if missing:
+            raise InputError(f"{path}:{n}: missing {', '.join(missing)}; this recipe needs rows with "
+                             f"{', '.join(keys)} (TRL conversational format, as `llumi pairs` writes)")
+        rows.append({k: row[k] for k in keys})
+        if limit and len(rows) >= limit:
+            break
     if not rows:
         raise InputError(f"{path} has no rows")
     return rows

@@ -84,7 +84,7 @@ class TrainConfig:
         if isinstance(self.quantize, str) and self.quantize.lower() in ("", "none", "no", "off"):
             object.__setattr__(self, "quantize", None)  # `--set quantize=none` turns a recipe's 4-bit off
         if self.quantize not in (None, "4bit"):
-            raise ConfigError(f"quantize must be empty or 4bit, got {self.quantize!r}")
+            raise ConfigError(f"quantize must be 4bit or none, got {self.quantize!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
         for key, top in TOP_LEVEL.items():

@@ -6,7 +6,10 @@ Every run is a few steps of milliseconds each; most of a test's time is loading 
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -392,10 +395,6 @@ def test_a_different_config_starts_a_new_run_instead_of_resuming(tiny, tmp_path)
 def launch(ws: Workspace, launcher: list[str], config: str, settings: dict, stage: str = "sft", **env: str):
     """`LAUNCHER -m llumi.cli train STAGE --config configs/CONFIG --set ...` under python: LAUNCHER is
     `accelerate.commands.launch ARGS` or `torch.distributed.run ARGS` (torchrun)."""
-    import os
-    import subprocess
-    import sys
-
     sets = [f"--set={k}={v}" for k, v in settings.items()]
     cmd = [sys.executable, "-m", *launcher, "-m", "llumi.cli", "--workspace", str(ws.root), "train", stage,
            "--config", str(REPO / "configs" / config), "--quiet", "--json", *sets]

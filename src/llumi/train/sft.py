@@ -30,7 +30,6 @@ def main(cfg: TrainConfig, ws: Workspace, callbacks: tuple = (), progress: bool 
     device = check_device(cfg)  # fails at once when the config needs a GPU this machine lacks
     import peft
     import transformers
-    import trl
     from datasets import Dataset
 
     from llumi.models import resolve_model

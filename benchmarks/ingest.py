@@ -478,19 +478,21 @@ def run_baseline(path: str | os.PathLike, out_path: str | os.PathLike, key: byte
     seen: set[tuple[str, str]] = set()
     dropped: dict[str, int] = {}
     scrubbed = {kind: 0 for kind, _ in patterns}
-    names = schema.REPLIES.names
+    # llumi's reply columns, less the near-duplicate key (the baseline only drops exact duplicates)
+    out_schema = pa.schema([f for f in schema.REPLIES if f.name != "norm_hash"])
+    names = out_schema.names
     cols: dict[str, list] = {n: [] for n in names}
     lines = kept = nbytes = 0
 
     def drop(reason: str) -> None:
         dropped[reason] = dropped.get(reason, 0) + 1
 
-    writer = pq.ParquetWriter(out_path, schema.REPLIES, compression="zstd")
+    writer = pq.ParquetWriter(out_path, out_schema, compression="zstd")
 
     def flush() -> None:
         nonlocal cols
         if cols["reply_id"]:
-            writer.write_table(pa.Table.from_pydict(cols, schema=schema.REPLIES))
+            writer.write_table(pa.Table.from_pydict(cols, schema=out_schema))
         cols = {n: [] for n in names}
 
     dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)

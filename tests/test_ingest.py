@@ -221,6 +221,33 @@ def test_duplicates_and_near_duplicates(tmp_path):
     assert s["dropped"] == {"duplicate": 2, "near_duplicate": 1}
 
 
+def test_near_duplicate_keys_hashed_by_another_duckdb_are_recomputed(tmp_path):
+    """Replies carry their near-duplicate key from ingest; a source whose manifest records another
+    DuckDB's hash (its keys are not comparable) has its keys recomputed from the text when ingest finishes,
+    and the stored keys equal that recomputation (non-ASCII case included)."""
+    import duckdb
+    import orjson
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    text = "ÇA VA mieux: you are not alone in this, and I am glad you reached out tonight."
+    ws = Workspace(tmp_path / "w")
+    a = write_zst(tmp_path / "a.zst", lines_of([comment("c1", body=text)]))
+    ingest(ws, [a], progress=False)
+    part = next((ws.store / "replies").glob("*.parquet"))
+    stored = pq.read_table(part)
+    want = duckdb.sql("select hash(rtrim(lower(text), ' .!?')) as k from stored").fetchall()[0][0]
+    assert stored["norm_hash"][0].as_py() == want
+    # As if another DuckDB had hashed source a: a different probe, keys that match nothing.
+    pq.write_table(stored.set_column(stored.schema.get_field_index("norm_hash"), "norm_hash",
+                                     pc.cast(pc.add(stored["norm_hash"], 1), stored.schema.field("norm_hash").type)), part)
+    manifest = next((ws.store / "manifest").glob("*.json"))
+    manifest.write_bytes(orjson.dumps({**orjson.loads(manifest.read_bytes()), "near_duplicate_probe": 1}))
+    b = write_zst(tmp_path / "b.zst", lines_of([comment("c2", body=text.lower() + "!", created_utc=BASE_T + 500)]))
+    s = ingest(ws, [b], progress=False)
+    assert s["dropped"] == {"near_duplicate": 1} and [r[0] for r in table(ws, "replies")] == ["c1"]
+
+
 def test_same_comment_in_two_dumps_is_stored_once_latest_score_wins(tmp_path):
     ws = Workspace(tmp_path / "w")
     a = write_zst(tmp_path / "a.zst", lines_of([comment("c1", score=1, retrieved_on=BASE_T + 10)]))
@@ -339,6 +366,36 @@ def test_chunk_boundaries_inside_utf8_characters_and_lines(tmp_path):
     assert len(list((ws.store / "replies").glob("*.parquet"))) >= 3
 
 
+def test_reader_chunks_end_at_the_first_newline_past_the_size_and_reuse_their_buffers(tmp_path):
+    """Chunks live in reused buffers: whether each is released at once (the buffer then takes a later
+    chunk) or all are held, the bytes are the source's, every chunk but the last ends at the first newline
+    at or after ``chunk_bytes``, and a line longer than a buffer (5 MB) grows one."""
+    import random
+
+    from llumi.data import readers
+
+    rng = random.Random(7)
+    lines = [("x" * rng.randint(0, 3000)).encode() for _ in range(3000)]
+    lines[1500] = b"y" * (5 << 20)
+    data = b"\n".join(lines)  # no newline at the end
+    path = write_zst(tmp_path / "r.zst", data)
+    size = 1 << 16
+    for release_at_once in (True, False):
+        got, held, buffers = [], [], set()
+        for c in readers.ByteSource(path).chunks(size):
+            got.append(bytes(c.data))
+            assert c.lines == got[-1].count(b"\n") + (0 if got[-1].endswith(b"\n") else 1)
+            buffers.add(id(c.buffer))
+            c.release() if release_at_once else held.append(c)
+        assert b"".join(got) == data
+        for g in got[:-1]:
+            assert g.endswith(b"\n") and b"\n" not in g[size - 1: -1]
+        assert len(buffers) <= (6 if release_at_once else len(got))  # the queue, the one being filled, growth
+        assert len(got) > 50
+        assert sum(c.count(b"\n") for c in got) == len(lines) - 1
+    assert any(len(g) > 5 << 20 for g in got)
+
+
 def test_missing_and_bad_sources_are_clear(ws, tmp_path):
     with pytest.raises(InputError, match="no such file"):
         ingest(ws, [tmp_path / "nope.zst"], progress=False)
@@ -448,3 +505,17 @@ def test_edited_numbers_become_true_and_nothing_else_changes():
     assert json.loads(got.splitlines()[0])["body"] == 'it was "edited":1 in text'  # text is never touched
     plain = b'{"id":"a","edited":false}\n'
     assert _edited_as_bool(plain) is plain  # nothing to rewrite: no copy
+
+    # A writable buffer (the reader's) is rewritten in place, "true" padded with spaces to the number's
+    # length; a number too short for that ("-1") makes it a copy instead, with the same result.
+    for keep in (lines[:3] + lines[4:], lines):
+        original = b"\n".join(keep) + b"\n"
+        buf = bytearray(original)
+        out = _edited_as_bool(memoryview(buf))
+        want = [json.loads(x) for x in reference.sub(rb'"edited":\1true', original).splitlines()]
+        assert [json.loads(x) for x in bytes(out).splitlines()] == want
+        if keep is lines:
+            assert isinstance(out, bytes) and buf == original  # copied; the buffer is left as it was
+        else:
+            assert isinstance(out, memoryview) and out.obj is buf and len(buf) == len(original)
+            assert b'"edited":true        ,"score":2' in buf

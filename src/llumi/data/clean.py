@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from llumi.data import schema
-from llumi.data.parse import DEPTH, LINE
+from llumi.data.parse import DEPTH, LINE, duckdb_connection
 
 DEFAULT_BOTS = (
     "AutoModerator", "RemindMeBot", "sneakpeekbot", "WikiTextBot", "RepostSleuthBot",
@@ -126,6 +126,23 @@ def scrub(text: pa.ChunkedArray | pa.Array, counts: dict[str, int]) -> pa.Array:
         after = pc.sum(pc.count_substring(subset, token)).as_py() or 0
         counts[kind] = counts.get(kind, 0) + (after - before)
     return pc.replace_with_mask(text, mask, subset)
+
+
+def near_duplicate_key(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Replies whose texts are equal once lower-cased and stripped of trailing spaces and ``. ! ?`` are
+    near-duplicates; this is their key (DuckDB's ``hash`` of that form), computed while the chunk is in
+    memory rather than by reading every text back when ingest finishes. The hash may change between
+    DuckDB versions: each source's manifest records ``near_duplicate_probe()`` and ``ingest.finalize``
+    recomputes the keys of sources hashed by another version."""
+    norm = pc.utf8_rtrim(pc.utf8_lower(text), characters=" .!?")
+    rel = duckdb_connection().from_arrow(pa.table({"n": norm})).select("hash(n) as k")
+    out = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+    return out["k"].combine_chunks().cast(pa.uint64())
+
+
+def near_duplicate_probe() -> int:
+    """The hash this DuckDB gives a fixed text: equal probes mean comparable ``norm_hash`` values."""
+    return int(duckdb_connection().execute("select hash('llumi near-duplicate probe')").fetchall()[0][0])
 
 
 def _reasons(n: int, tests: list[tuple[str, pa.Array]]) -> np.ndarray:
@@ -255,6 +272,7 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
                 depth = pc.if_else(pc.starts_with(parent_full, "t3_"), pa.scalar(1, pa.int32()),
                                    pa.scalar(None, pa.int32()))
             n_keep = len(keep)
+            text = scrub(pc.utf8_trim_whitespace(c["body"]), scrubbed)
             out_replies = pa.table({
                 "reply_id": _strip_prefix(pc.take(rid, gi), "t1_"),
                 "post_id": post_id,
@@ -262,7 +280,7 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
                 "depth": depth,
                 "community": pc.take(community, gi),
                 "author": pseudo.column(c["author"]),
-                "text": scrub(pc.utf8_trim_whitespace(c["body"]), scrubbed),
+                "text": text,
                 "score": c["score"],
                 "created_utc": c["created_utc"],
                 "retrieved_on": pc.take(retrieved, gi),
@@ -271,6 +289,7 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
                 "is_submitter": c["is_submitter"],
                 "source": pa.array(np.full(n_keep, source, dtype=object), pa.string()),
                 "source_line": c[LINE],
+                "norm_hash": near_duplicate_key(text),
             }, schema=schema.REPLIES)
 
     # --- posts --------------------------------------------------------------------------------------

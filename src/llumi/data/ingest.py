@@ -32,12 +32,12 @@ import pyarrow.parquet as pq
 
 from llumi import config as cfgmod
 from llumi.data import readers, schema
-from llumi.data.clean import CleanConfig, Cleaned, Pseudonymiser, clean
+from llumi.data.clean import CleanConfig, Cleaned, Pseudonymiser, clean, near_duplicate_probe
 from llumi.data.parse import LINE, RAW, RAW_WITH_DEPTH, Parser, Quarantined, finish_types, reddit_thread_records
 from llumi.errors import ConfigError, InputError
 from llumi.workspace import Workspace, write_json_atomic, write_meta
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: replies carry norm_hash
 
 # Column mappings for tables of posts and scored replies. Keys are LLUMI's names; values the table's.
 TABLE_KEYS = ("post_id", "post_title", "post_text", "reply_text", "score", "reply_id", "author",
@@ -161,6 +161,10 @@ def _ingest_source(ws, path: Path, cfg: IngestConfig, pseudo, progress: bool, on
                          message="already ingested with these settings; nothing added")
         r.sha256 = state.get("result", {}).get("sha256")
         return r
+    probe = near_duplicate_probe()
+    if state and state.get("near_duplicate_probe") != probe:
+        _remove_parts(ws, key)  # its parts' keys came from another DuckDB version: start this source over
+        state = {}
     chunks_done: dict[str, Any] = state.get("chunks", {})
     result = SourceResult(str(path), key, fmt)
 
@@ -168,6 +172,7 @@ def _ingest_source(ws, path: Path, cfg: IngestConfig, pseudo, progress: bool, on
         write_json_atomic(manifest_path, {
             "version": MANIFEST_VERSION, "settings": settings, "source": str(path), "key": key,
             "format": fmt, "chunks": chunks_done, "complete": complete, "result": result.as_manifest(),
+            "near_duplicate_probe": probe,
         })
 
     def write_chunk(index: int, cleaned: Cleaned, lines: int, quarantined: list[Quarantined], blank: int) -> dict:
@@ -237,13 +242,16 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, recor
     parser = Parser(cfg.max_line_bytes, use_threads=cfg.workers <= 1)
 
     def work(chunk: readers.Chunk, truncated: bool) -> dict:
-        lines = chunk.lines
-        parsed = parser.parse_chunk(chunk.data, chunk.first_line, final=chunk.final, truncated=truncated,
-                                    lines=lines)
-        table, wrong = finish_types(parsed.table)
-        quarantined = parsed.quarantined + wrong
-        cleaned = clean(table, cfg, pseudo, path.name)
-        return write_chunk(chunk.index, cleaned, lines, _with_raw(quarantined, chunk), parsed.blank)
+        try:
+            lines = chunk.lines
+            parsed = parser.parse_chunk(chunk.data, chunk.first_line, final=chunk.final, truncated=truncated,
+                                        lines=lines)
+            table, wrong = finish_types(parsed.table)
+            quarantined = parsed.quarantined + wrong
+            cleaned = clean(table, cfg, pseudo, path.name)
+            return write_chunk(chunk.index, cleaned, lines, _with_raw(quarantined, chunk), parsed.blank)
+        finally:
+            chunk.release()  # its buffer takes a later chunk
 
     last = 0
     pending: list = []
@@ -253,10 +261,9 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, recor
                 bar.update(src.state.compressed_bytes - last)
                 last = src.state.compressed_bytes
                 truncated = chunk.final and (src.state.truncated or src.state.error is not None)
-                if str(chunk.index) in chunks_done and not chunk.final:
-                    continue  # done in an earlier, interrupted run
-                if not chunk.data and chunk.final:
-                    break
+                if (str(chunk.index) in chunks_done and not chunk.final) or (not len(chunk.data) and chunk.final):
+                    chunk.release()  # done in an earlier, interrupted run, or nothing left after the last newline
+                    continue
                 pending.append((chunk.index, pool.submit(work, chunk, truncated)))
                 while len(pending) > cfg.workers or (pending and pending[0][1].done()):
                     index, fut = pending.pop(0)
@@ -280,10 +287,11 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, recor
 
 
 def _with_raw(quarantined: list[Quarantined], chunk: readers.Chunk) -> list[Quarantined]:
-    """Fill in the raw line (first 4 KiB) for quarantined records that lack it."""
+    """Fill in the raw line (first 4 KiB, copied out of the chunk's buffer) for quarantined records that
+    lack it."""
     if all(q.raw is not None for q in quarantined):
         return quarantined
-    starts = None
+    starts = ends = None
     out = []
     for q in quarantined:
         if q.raw is None:
@@ -292,10 +300,10 @@ def _with_raw(quarantined: list[Quarantined], chunk: readers.Chunk) -> list[Quar
 
                 nl = np.flatnonzero(np.frombuffer(chunk.data, dtype=np.uint8) == 10)
                 starts = np.concatenate(([0], nl + 1))
+                ends = np.append(nl, len(chunk.data))
             i = q.line - chunk.first_line
             if 0 <= i < len(starts):
-                end = chunk.data.find(b"\n", starts[i])
-                q = dataclasses.replace(q, raw=chunk.data[starts[i]: (end if end >= 0 else len(chunk.data))][:4096])
+                q = dataclasses.replace(q, raw=bytes(chunk.data[starts[i]: min(ends[i], starts[i] + 4096)]))
         out.append(q)
     return out
 
@@ -405,18 +413,29 @@ def finalize(ws: Workspace, cfg: IngestConfig) -> dict[str, dict[tuple[str, str]
     con.execute("set enable_progress_bar = false")
     parts = []
     if have_replies:
-        con.execute(f"create view r as select * exclude (filename), parse_filename(filename) as part from read_parquet('{replies_glob}', filename=true)")
+        con.execute(f"create view r as select * exclude (filename), parse_filename(filename) as part "
+                    f"from read_parquet('{replies_glob}', filename=true, union_by_name=true)")
         # The same reply id more than once (overlapping dumps, Arctic Shift re-fetches): keep the latest snapshot.
         # Then duplicate text: within a post any length; across posts when long (copy-paste spam).
         # near-duplicate: the same words ignoring case, surrounding space and trailing punctuation
+        # (clean.near_duplicate_key, stored with each reply; computed here for parts written without it
+        # or hashed by another DuckDB version)
         norm = "hash(rtrim(lower(text), ' .!?'))"
+        if "norm_hash" in [d[0] for d in con.execute("select * from r limit 0").description]:
+            stale = _stale_hash_keys(ws)
+            usable = (f"case when regexp_extract(part, 'part-([0-9a-f]+)-', 1) in ({', '.join(map(repr, stale))}) "
+                      "then null else norm_hash end") if stale else "norm_hash"
+            norm = f"coalesce({usable}, {norm})"
         parts.append(f"""
-            with ranked as (
-                select reply_id, post_id, community, part, source_line, created_utc, hash(text) as th, {norm} as norm,
-                       length(text) as len,
-                       row_number() over (partition by reply_id
-                                          order by retrieved_on desc nulls last, part desc, source_line desc) as id_rank
+            with keys as (  -- the texts reduced to hashes first, so the windows below never carry them
+                select reply_id, post_id, community, part, source_line, created_utc, retrieved_on,
+                       hash(text) as th, {norm} as norm, length(text) as len
                 from r
+            ),
+            ranked as (
+                select *, row_number() over (partition by reply_id
+                                             order by retrieved_on desc nulls last, part desc, source_line desc) as id_rank
+                from keys
             ),
             unique_ids as (select * from ranked where id_rank = 1),
             within_post as (
@@ -467,6 +486,17 @@ def finalize(ws: Workspace, cfg: IngestConfig) -> dict[str, dict[tuple[str, str]
     for table, reason, key, n in keyed:
         counts.setdefault(key, {})[(table, reason)] = n
     return counts
+
+
+def _stale_hash_keys(ws: Workspace) -> list[str]:
+    """Sources whose stored near-duplicate keys another DuckDB version computed."""
+    probe = near_duplicate_probe()
+    stale = []
+    for m in (ws.store / "manifest").glob("*.json"):
+        state = orjson.loads(m.read_bytes())
+        if state.get("near_duplicate_probe") != probe:
+            stale.append(state.get("key", m.stem))
+    return stale
 
 
 def _depth_sql(max_depth: int) -> str:

@@ -40,6 +40,7 @@ REPLIES = pa.schema([
     ("is_submitter", pa.bool_()),    # written by the post's author (pseudonyms compared where the dump lacks the flag)
     ("source", pa.string()),
     ("source_line", pa.int64()),
+    ("norm_hash", pa.uint64()),      # near-duplicate key (clean.near_duplicate_key; null: computed when ingest finishes)
 ])
 
 # Rows excluded after ingest, once every source is in (duplicates, too deep): the store's views hide them.

@@ -282,9 +282,16 @@ def test_scrubbing_and_pseudonyms(tmp_path):
             assert key_hex.encode() not in f.read_bytes(), f
 
 
+@pytest.fixture(params=["duckdb", "arrow"])
+def engine(request, monkeypatch):
+    """Both JSON engines (DuckDB's where memfd exists, Arrow's elsewhere) must give the same results."""
+    monkeypatch.setenv("LLUMI_JSON_ENGINE", request.param)
+    return request.param
+
+
 # --- bad input ---------------------------------------------------------------------------------------
 
-def test_bad_lines_are_quarantined_with_line_numbers(tmp_path):
+def test_bad_lines_are_quarantined_with_line_numbers(tmp_path, engine):
     objs = [
         submission("p1"),                                   # 1
         b'{"id": "c9", "body": "truncated json',            # 2 malformed
@@ -323,12 +330,25 @@ def test_created_utc_as_text_throughout_a_file(tmp_path):
     assert s["kept_replies"] == 50 and s["quarantined"] == {}
 
 
-def test_edited_false_or_epoch(tmp_path):
+def test_edited_false_or_epoch(tmp_path, engine):
     ws = Workspace(tmp_path / "w")
     ingest(ws, [write_zst(tmp_path / "d.zst", lines_of([comment("c1"), comment("c2", edited=BASE_T + 999,
                                                                                  body="Edited reply, long enough.")]))],
            progress=False)
     assert {r[0]: r[11] for r in table(ws, "replies")} == {"c1": False, "c2": True}
+
+
+def test_integers_must_be_whole_numbers(tmp_path, engine):
+    """A score of 1.5 is not rounded: the line is quarantined; 2.0 and "12" (text) are read as integers."""
+    objs = [comment("c1", score=1.5), comment("c2", score=2.0, body="Another reply, long enough."),
+            comment("c3", score="12", created_utc=str(BASE_T + 9), body="A third reply, long enough.")]
+    ws = Workspace(tmp_path / "w")
+    s = ingest(ws, [write_zst(tmp_path / "d.zst", lines_of(objs))], progress=False)
+    check_accounting(s)
+    assert s["quarantined"] == {"wrong_type": 1}
+    assert sorted((r[0], r[7], r[8]) for r in table(ws, "replies")) == [("c2", 2, BASE_T + 100), ("c3", 12, BASE_T + 9)]
+    q = [r for f in (ws.store / "quarantine").glob("*.jsonl") for r in read_jsonl(f)]
+    assert [(r["line"], r["reason"]) for r in q] == [(1, "wrong_type")] and "score" in q[0]["detail"]
 
 
 def test_truncated_zst_keeps_what_was_read_and_says_how_far(tmp_path):
@@ -351,7 +371,7 @@ def test_truncated_zst_keeps_what_was_read_and_says_how_far(tmp_path):
     assert store.connect(ws).execute("select count(*) from replies").fetchone()[0] == 3000
 
 
-def test_chunk_boundaries_inside_utf8_characters_and_lines(tmp_path):
+def test_chunk_boundaries_inside_utf8_characters_and_lines(tmp_path, engine):
     # ~3 MB of multi-byte text read in 1 MiB chunks: boundaries fall inside characters and lines.
     body = "Ünïcödé ✨ 你好 — ça va? " * 20
     objs = [comment(f"c{i}", body=f"{i} {body}") for i in range(6000)]

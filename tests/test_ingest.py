@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -389,7 +390,8 @@ def test_chunk_boundaries_inside_utf8_characters_and_lines(tmp_path, engine):
 def test_reader_chunks_end_at_the_first_newline_past_the_size_and_reuse_their_buffers(tmp_path):
     """Chunks live in reused buffers: whether each is released at once (the buffer then takes a later
     chunk) or all are held, the bytes are the source's, every chunk but the last ends at the first newline
-    at or after ``chunk_bytes``, and a line longer than a buffer (5 MB) grows one."""
+    at or after ``chunk_bytes``, and a line longer than a buffer (5 MB) grows one. Where the platform has
+    memfd (Linux), each chunk can also be read by path."""
     import random
 
     from llumi.data import readers
@@ -401,10 +403,15 @@ def test_reader_chunks_end_at_the_first_newline_past_the_size_and_reuse_their_bu
     path = write_zst(tmp_path / "r.zst", data)
     size = 1 << 16
     for release_at_once in (True, False):
-        got, held, buffers = [], [], set()
+        got, held, buffers, seen_files = [], [], set(), set()
         for c in readers.ByteSource(path).chunks(size):
             got.append(bytes(c.data))
             assert c.lines == got[-1].count(b"\n") + (0 if got[-1].endswith(b"\n") else 1)
+            seen_files.add(c.file)
+            if c.file is not None:  # the in-memory file DuckDB reads: the chunk, then blank lines only
+                with open(c.file, "rb") as f:
+                    whole = f.read()
+                assert whole[: len(got[-1])] == got[-1] and not whole[len(got[-1]):].strip(b"\n")
             buffers.add(id(c.buffer))
             c.release() if release_at_once else held.append(c)
         assert b"".join(got) == data
@@ -414,6 +421,8 @@ def test_reader_chunks_end_at_the_first_newline_past_the_size_and_reuse_their_bu
         assert len(got) > 50
         assert sum(c.count(b"\n") for c in got) == len(lines) - 1
     assert any(len(g) > 5 << 20 for g in got)
+    if hasattr(os, "memfd_create"):
+        assert seen_files
 
 
 def test_missing_and_bad_sources_are_clear(ws, tmp_path):

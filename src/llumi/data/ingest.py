@@ -238,14 +238,14 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, recor
     background thread decompresses; the manifest records chunks in order."""
     from concurrent.futures import ThreadPoolExecutor
 
-    src = readers.ByteSource(path)
     parser = Parser(cfg.max_line_bytes, use_threads=cfg.workers <= 1)
+    src = readers.ByteSource(path, as_files=parser.engine == "duckdb")
 
     def work(chunk: readers.Chunk, truncated: bool) -> dict:
         try:
             lines = chunk.lines
             parsed = parser.parse_chunk(chunk.data, chunk.first_line, final=chunk.final, truncated=truncated,
-                                        lines=lines)
+                                        lines=lines, file=chunk.file if parser.engine == "duckdb" else None)
             table, wrong = finish_types(parsed.table)
             quarantined = parsed.quarantined + wrong
             cleaned = clean(table, cfg, pseudo, path.name)

@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from llumi.data.readers import count_newlines
+
 # The raw fields we read from Reddit objects (comments and submissions share one schema; every other
 # key is ignored). Integer fields may arrive as text in some years; see ``Parser.adapt``.
 META_TYPE = pa.struct([("removal_type", pa.string()), ("was_deleted_later", pa.bool_())])
@@ -77,7 +79,8 @@ def duckdb_connection():
     if con is None:
         import duckdb
 
-        con = _duck.con = duckdb.connect(config={"threads": 1})
+        # the chunk files are rewritten in place: never serve one from a cache
+        con = _duck.con = duckdb.connect(config={"threads": 1, "enable_external_file_cache": False})
     return con
 
 
@@ -110,20 +113,23 @@ def _chunk_file() -> int:
     return fd
 
 
-def _duck_read(buf, expected_rows: int, max_line_bytes: int) -> pa.Table | None:
-    """DuckDB's JSON reader over ``buf`` (copied into an in-memory file); None when it does not parse or
-    a line was skipped (blank), so the caller takes the careful path."""
+def _duck_read(buf, expected_rows: int, max_line_bytes: int, file: str | None = None) -> pa.Table | None:
+    """DuckDB's JSON reader over ``buf``, read from ``file`` (``buf`` followed only by newlines) or from a
+    copy in an in-memory file; None when it does not parse or a line was skipped (blank), so the caller
+    takes the careful path."""
     import duckdb
 
-    fd = _chunk_file()
-    view = memoryview(buf)
-    os.ftruncate(fd, len(view))
-    done = 0
-    while done < len(view):
-        done += os.pwrite(fd, view[done:], done)
+    if file is None:
+        fd = _chunk_file()
+        view = memoryview(buf)
+        os.ftruncate(fd, len(view))
+        done = 0
+        while done < len(view):
+            done += os.pwrite(fd, view[done:], done)
+        file = f"/proc/self/fd/{fd}"
     try:
         rel = duckdb_connection().sql(
-            f"select {_DUCK_SELECT} from read_json('/proc/self/fd/{fd}', format='newline_delimited', "
+            f"select {_DUCK_SELECT} from read_json('{file}', format='newline_delimited', "
             f"columns={_DUCK_COLUMNS}, maximum_object_size={max(1 << 24, 2 * max_line_bytes)})")
         t = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
     except duckdb.Error:
@@ -197,15 +203,17 @@ class Parser:
         ])
 
     def parse_chunk(self, data: bytes | bytearray | memoryview, first_line: int, final: bool = False,
-                    truncated: bool = False, lines: int | None = None) -> Parsed:
+                    truncated: bool = False, lines: int | None = None, file: str | None = None) -> Parsed:
         """Parse one line-aligned chunk (with Arrow, a writable buffer may be changed: see
-        ``_edited_as_bool``; the result holds no reference to it). ``truncated``: the stream ended mid-frame, so a last line
-        without a newline is a partial record. ``lines``: its newline count, where the reader has it."""
+        ``_edited_as_bool``; the result holds no reference to it). ``truncated``: the stream ended
+        mid-frame, so a last line without a newline is a partial record. ``lines``: its newline count,
+        where the reader has it. ``file``: a path holding ``data`` followed only by newlines
+        (``readers.Chunk.file``), which DuckDB reads without another copy."""
         if len(data) and data[-1] == 10:  # ends with a newline
             # The common case, without indexing every line: one row per line (no blank lines) and no
             # text near the line-length limit. Anything else takes the careful path below.
-            n = bytes(data).count(b"\n") if lines is None else lines
-            table = self._fast(data, n)
+            n = count_newlines(data) if lines is None else lines
+            table = self._fast(data, n, file)
             if table is not None and _longest_text(table) <= self.max_line_bytes // 2:
                 return Parsed(table.append_column(LINE, pa.array(np.arange(first_line, first_line + n), pa.int64())))
         return self._careful(data, first_line, truncated)
@@ -261,11 +269,11 @@ class Parser:
         parsed.blank = n_blank
         return parsed
 
-    def _fast(self, buf, expected_rows: int) -> pa.Table | None:
+    def _fast(self, buf, expected_rows: int, file: str | None = None) -> pa.Table | None:
         """The whole buffer at once (RAW columns, integers possibly as text or float: ``finish_types``),
         or None when it does not parse as ``expected_rows`` records."""
         if self.engine == "duckdb":
-            return _duck_read(buf, expected_rows, self.max_line_bytes)
+            return _duck_read(buf, expected_rows, self.max_line_bytes, file)
         buf = _edited_as_bool(buf)
         for _ in range(len(INT_FIELDS) + 1):
             try:

@@ -120,11 +120,18 @@ def scrub(text: pa.ChunkedArray | pa.Array, counts: dict[str, int]) -> pa.Array:
             counts.setdefault(kind, 0)
         return text
     for kind, pattern in SCRUB_PATTERNS:
+        # Replace (and count) only in the rows this kind occurs in: most rows past the prefilter hold
+        # one kind at most, so this scans each kind's rows once instead of rewriting them all.
         token = schema.PLACEHOLDERS[kind]
-        before = pc.sum(pc.count_substring(subset, token)).as_py() or 0
-        subset = pc.replace_substring_regex(subset, pattern, token)
-        after = pc.sum(pc.count_substring(subset, token)).as_py() or 0
-        counts[kind] = counts.get(kind, 0) + (after - before)
+        hit = pc.fill_null(pc.match_substring_regex(subset, pattern), False)
+        rows = pc.filter(subset, hit)
+        counts.setdefault(kind, 0)
+        if len(rows) == 0:
+            continue
+        before = pc.sum(pc.count_substring(rows, token)).as_py() or 0
+        rows = pc.replace_substring_regex(rows, pattern, token)
+        counts[kind] += (pc.sum(pc.count_substring(rows, token)).as_py() or 0) - before
+        subset = pc.replace_with_mask(subset, hit, rows)
     return pc.replace_with_mask(text, mask, subset)
 
 

@@ -86,12 +86,13 @@ class Pseudonymiser:
         self.cache_size = cache_size
 
     def one(self, name: str) -> str:
-        p = self.cache.get(name)
-        if p is None:
-            p = "a_" + hashlib.blake2b(name.encode("utf-8"), key=self.key, digest_size=8).hexdigest()
-            if len(self.cache) >= self.cache_size:
-                self.cache.clear()
-            self.cache[name] = p
+        return self.cache.get(name) or self._new(name)
+
+    def _new(self, name: str) -> str:
+        p = "a_" + hashlib.blake2b(name.encode("utf-8"), key=self.key, digest_size=8).hexdigest()
+        if len(self.cache) >= self.cache_size:
+            self.cache.clear()
+        self.cache[name] = p
         return p
 
     def column(self, authors: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -99,8 +100,10 @@ class Pseudonymiser:
         if isinstance(enc, pa.ChunkedArray):
             enc = enc.combine_chunks()
         names = enc.dictionary.to_pylist()
-        mapped = pa.array([None if (n is None or n in ("[deleted]", "[removed]", "")) else self.one(n) for n in names],
-                          pa.string())
+        get, new = self.cache.get, self._new  # this runs once per distinct author of every chunk
+        mapped_names = [None if n is None or n in ("[deleted]", "[removed]", "") else (get(n) or new(n))
+                        for n in names]
+        mapped = pa.array(mapped_names, pa.string())
         return pc.take(mapped, enc.indices)
 
 

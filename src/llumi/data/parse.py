@@ -104,13 +104,24 @@ _DUCK_SELECT = ", ".join(
 DUCK_RAW = pa.schema([pa.field(f.name, pa.float64()) if f.name in INT_FIELDS else f for f in RAW])
 
 
+class _MemFile:
+    """An in-memory file, closed (its memory freed) when the object goes, e.g. with its thread."""
+
+    def __init__(self) -> None:
+        self.fd = os.memfd_create("llumi-chunk", os.MFD_CLOEXEC)
+
+    def __del__(self) -> None:
+        os.close(self.fd)
+
+
 def _chunk_file() -> int:
-    """This thread's in-memory file for chunks. Reused: its pages stay allocated from chunk to chunk
-    (a new file for every chunk costs the kernel zeroing 32 MiB of fresh pages each time)."""
-    fd = getattr(_duck, "fd", None)
-    if fd is None:
-        fd = _duck.fd = os.memfd_create("llumi-chunk", os.MFD_CLOEXEC)
-    return fd
+    """This thread's in-memory file for chunks that have none of their own (``readers.Chunk.file``).
+    Reused: its pages stay allocated from chunk to chunk (a new file for every chunk costs the kernel
+    zeroing 32 MiB of fresh pages each time)."""
+    f = getattr(_duck, "file", None)
+    if f is None:
+        f = _duck.file = _MemFile()
+    return f.fd
 
 
 def _duck_read(buf, expected_rows: int, max_line_bytes: int, file: str | None = None) -> pa.Table | None:

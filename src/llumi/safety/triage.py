@@ -181,7 +181,7 @@ class Pattern:
         if present is not None:  # the fast path: one integer test per part
             missing = present.missing
             need = self.need
-            may = [not need[i] & missing for i in range(len(need))]
+            may = [not n & missing for n in need]
         else:
             may = [self._may_match(i, text, has, None) for i in range(len(self.parts))]
         for members in self.groups:
@@ -696,8 +696,8 @@ RULES: tuple[Rule, ...] = (
 # none is a rule of its own. Several *different* kinds of cue in one post (self-contempt with
 # emptiness, isolation with crying, ...) are the picture of severe distress, for which C-SSRS
 # guidance asks the supporter to ask directly about suicidal thoughts: the low tier. Scoring: each
-# kind counts once, at its weight (the weakest kinds, tiredness, feeling overwhelmed and fear or a
-# plea for help, count half); a post up to CUE_SHORT characters (a title and a line, where the cue is
+# kind counts once, at its weight (the weakest kinds, tiredness, feeling overwhelmed, fear or a plea
+# for help, and a diagnosis named as one's own, count half); a post up to CUE_SHORT characters (a title and a line, where the cue is
 # the whole message) needs a score of 1, a longer post 2. Only cues that count in the writer's own
 # voice add up: negated, reported, quoted and past ones do not. Read only when no other rule raised
 # the post. Written from SDCNL's misses (kinds of language, invented fixtures) and checked against
@@ -705,11 +705,12 @@ RULES: tuple[Rule, ...] = (
 _CUE_ADV = (r"(?:(?:so+|really|very|just|always|constantly|completely|totally|fucking|extremely|pretty(?:\s+much)?|absolutely|"
             r"utterly|kinda|kind\s+of|literally|honestly|still|also|too|increasingly|mentally|emotionally|physically)\s+)*")
 _CUE_FEEL = (rf"(?:{I_AM}|i\s+feel|i'?ve\s+been|i\s+have\s+been|i'?ve\s+been\s+feeling|i\s+have\s+been\s+feeling|{I_AM}\s+feeling|"
-             r"i\s+(?:always|just|often|constantly)\s+feel|i\s+get|(?<!re\s)(?<!are\s)(?<!is\s)(?<!s\s)(?<!you\s)(?<!prefer\s)feeling|i\s+feel\s+like\s+i'?m)")
+             r"i\s+(?:always|just|often|constantly)\s+feel|i\s+get|feeling(?<!re\sfeeling)(?<!are\sfeeling)(?<!is\sfeeling)(?<!s\sfeeling)(?<!you\sfeeling)(?<!prefer\sfeeling)|i\s+feel\s+like\s+i'?m)")
 _CUE_AND = r"(?:\w+\s+(?:and|&)\s+(?:so\s+|very\s+|really\s+)?)?"  # "I'm scared and lost", "so sick and exhausted"
 _CUE_END = r"\s*(?:[.!?,;]|(?=\n)|\Z)"
-# A line that is only a state word ("Hopeless", "so numb", "Feeling worthless."), as a title often is.
-_CUE_LINE = r"(?:(?<=\n)|(?<![\s\S]))(?:feeling\s+|i\s+feel\s+|i'?m\s+)?(?:so\s+|just\s+|completely\s+|totally\s+)?(?:{})(?:\s+and\s+(?:\w+)|\s*[.!?\u2026]+)?\s*(?=\n|\Z)"
+# A line that is only a state word ("Hopeless", "so numb", "Feeling worthless."), as a title often is
+# (the match takes the line break before it, so the scan can jump to it; the evidence leaves it out).
+_CUE_LINE = r"(?:\n|\A)(?:feeling\s+|i\s+feel\s+|i'?m\s+)?(?:so\s+|just\s+|completely\s+|totally\s+)?(?:{})(?:\s+and\s+(?:\w+)|\s*[.!?\u2026]+)?\s*(?=\n|\Z)"
 CUE_SHORT = 300
 CUE_LONG_SCORE = 2.0
 CUES: tuple[Rule, ...] = (
@@ -717,12 +718,12 @@ CUES: tuple[Rule, ...] = (
         rf"\b{I_AM}\s+(?:{_CUE_ADV}|such\s+|an?\s+)*(?:(?:complete|total|fucking|huge|absolute|worthless|pathetic|useless|talentless)\s+)?"
         r"(?:loser|pathetic|disgusting|ugly|piece\s+of\s+(?:shit|crap|garbage|trash)|disappointment|fuck\s?up|screw\s?up|not\s+good\s+enough|hideous|unwanted|defective)\b"
         r"(?!\s+(?:at|with|for|to|of\s+(?:a|an)\s+(?!person|human))\b)"
-        r"|\bi\s+(?:really\s+|just\s+|fucking\s+|still\s+)?(?:hate|loathe|despise|can'?t\s+stand)\s+(?:my\s+(?:body|face|brain|mind|personality|reflection)|the\s+(?:person|way)\s+i(?:\s+am|\s+look|\s+have\s+become|'ve\s+become)|who\s+i'?ve\s+become|(?:how|the\s+way)\s+i\s+(?:feel|am|look)|everything\s+about\s+(?:me|myself))\b"
+        r"|\bi\s+(?:really\s+|just\s+|fucking\s+|still\s+)?(?:hate|loathe|despise|can'?t\s+stand)\s+(?:my\s+(?:body|brain|mind|personality)|the\s+(?:person|way)\s+i(?:\s+am|\s+look|\s+have\s+become|'ve\s+become)|who\s+i'?ve\s+become|(?:how|the\s+way)\s+i\s+(?:feel|am|look)|everything\s+about\s+(?:me|myself))\b"
         r"|\bi\s+(?:can'?t|cannot|never)\s+do\s+anything\s+right\b|\bi\s+(?:always\s+)?(?:ruin|mess\s+up|fuck\s+up|screw\s+up)\s+everything\b"
-        r"|\bi(?:'ve|\s+have)?\s+(?:ruined|destroyed|wrecked|fucked\s+up)\s+(?:my\s+(?:whole\s+|own\s+)?(?:life|future)|everything)\b"
+        r"|\bi(?:'ve|\s+have)?\s+(?:ruined|destroyed|wrecked|fucked\s+up)\s+my\s+(?:whole\s+|own\s+)?(?:life|future)\b"
         r"|\bi\s+(?:deserve|deserved)\s+(?:to\s+(?:suffer|be\s+(?:alone|hurt|punished|miserable|in\s+pain|unhappy|hated))|nothing\s+good|(?:all\s+)?(?:this|the)\s+pain)\b"
         r"|\b(?:hatred|disgust)\s+(?:to|towards?|for|of|at)\s+myself\b|\b(?:my|the|all\s+(?:the|this|my))\s+self[- ]?(?:loathing|hatred|hate)\b"
-        r"|\bi\s+(?:always\s+|just\s+)?let\s+(?:everyone|everybody|my\s+(?:family|parents|friends))\s+down\b"
+        r"|\bi\s+(?:always|just|only|keep)\s+(?:let|letting)\s+(?:everyone|everybody|my\s+(?:family|parents|friends))\s+down\b"
         "|" + _CUE_LINE.format(r"worthless|useless|pathetic|disgusting")),
         self_marked=True, hyperbole=True, cue=1.0),
     Rule("cue.emptiness", "cumulative_distress", "low", _r(
@@ -770,12 +771,12 @@ CUES: tuple[Rule, ...] = (
         r"|\bi'?m\s+(?:slowly\s+)?losing\s+my\s+mind\b|\bi'?m\s+barely\s+(?:holding|hanging)\s+on\b"),
         self_marked=True, hyperbole=True, cue=0.5),
     Rule("cue.futility", "cumulative_distress", "low", _r(
-        r"\bwhy\s+(?:do|should|would)\s+i\s+(?:even\s+)?(?:bother|try)\b(?!\s+(?:to|with|and|if|when|on|at|for|it|this|that)\b)|\bwhy\s+(?:even\s+)?try\s+any\s?more\b"
+        rf"\bwhy\s+(?:do|should|would)\s+i\s+(?:even\s+)?(?:bother|try)(?:\s+any\s?more)?{_CUE_END}|\bwhy\s+(?:even\s+)?try\s+any\s?more\b"
         r"|\bnothing\s+i\s+do\s+(?:ever\s+)?(?:matters|helps|works|is\s+(?:ever\s+)?(?:good\s+)?enough)\b|\bnothing\s+(?:ever\s+)?(?:matters|helps)\s+any\s?more\b"
         r"|\bi\s+(?:feel|am|'m)\s+(?:so\s+|completely\s+|totally\s+|utterly\s+|just\s+|absolutely\s+)?(?:defeated|helpless|powerless)\b(?!\s+(?:on|with|about|as\s+to|at|against|to\s+(?:stop|change|help))\b)"
         r"|\bi\s+(?:feel|am|'m|have\s+been\s+feeling|'ve\s+been\s+feeling)\s+(?:so\s+|completely\s+|totally\s+|utterly\s+|just\s+)?lost\s+(?:and\s+(?:alone|hopeless|confused|scared|broken|empty)|in\s+life)\b"
         r"|\bi\s+(?:feel|have\s+been\s+feeling|'ve\s+been\s+feeling)\s+(?:so\s+|completely\s+|totally\s+|utterly\s+|just\s+)?lost\b(?!\s+(?:on|with|about|as\s+to|in\s+(?:the|this)\s+(?:city|game|book|process|paperwork|system))\b)"
-        r"|\b(?:i'?m|my\s+life\s+is)\s+going\s+nowhere\b|\bmy\s+life\s+(?:is\s+(?:a\s+(?:mess|disaster|wreck|failure)|shit|crap|garbage)|sucks)\b"
+        r"|\b(?:i'?m|my\s+life\s+is)\s+going\s+nowhere\b|\bmy\s+life\s+(?:is\s+(?:a\s+(?:disaster|wreck|failure)|shit|crap|garbage)|sucks)\b"
         r"|\b(?:everything|it\s+all|all\s+of\s+(?:it|this))\s+(?:is|feels|seems)\s+(?:so\s+|just\s+|completely\s+)?(?:pointless|meaningless|hopeless)(?=\s*(?:[.!?;]|(?=\n)|\Z|now\b|any\s?more\b|to\s+me\b))"
         r"|\bi\s+(?:don'?t|do\s+not)\s+(?:understand|know|get)\s+why\s+i'?m\s+(?:still\s+)?(?:here|alive)\b|\bi\s+(?:can'?t|cannot)\s+(?:even\s+)?imagine\s+(?:a|any|my)\s+future\b"
         r"|\b(?:it|life|everything)\s+gets?\s+harder\s+(?:and\s+harder\s+)?(?:to\s+(?:breathe|live|get\s+up|keep\s+going)|every\s+(?:single\s+)?day|each\s+day)\b"
@@ -785,8 +786,8 @@ CUES: tuple[Rule, ...] = (
     Rule("cue.illness", "cumulative_distress", "low", _r(
         r"\bi\s+(?:have|'ve\s+had|have\s+had|suffer\s+from|struggle\s+with|was\s+diagnosed\s+with|got\s+diagnosed\s+with|'ve\s+been\s+diagnosed\s+with|have\s+been\s+diagnosed\s+with|deal\s+with|'m\s+battling|am\s+battling|live\s+with)\s+"
         r"(?:\w+\s+){0,2}?(?:depression|bipolar|ptsd|bpd|borderline|mental\s+illness|an?\s+eating\s+disorder|anorexia|bulimia|panic\s+attacks)\b"
-        r"|\bmy\s+(?:bipolar|ptsd|bpd|mental\s+illness|eating\s+disorder|antidepressants|psychiatrist|panic\s+attacks)\b|\b(?:i'?m|i\s+am)\s+(?:\w+\s+)?(?:mentally\s+ill|bipolar)\b"),
-        self_marked=True, cue=1.0),
+        r"|\bmy\s+(?:bipolar|ptsd|bpd|mental\s+illness|eating\s+disorder|panic\s+attacks)\b|\b(?:i'?m|i\s+am)\s+(?:\w+\s+)?(?:mentally\s+ill|bipolar)\b"),
+        self_marked=True, cue=0.5),
     Rule("cue.fear", "cumulative_distress", "low", _r(
         rf"\b{I_AM}\s+(?:so\s+|really\s+|just\s+|fucking\s+|absolutely\s+)?(?:scared|terrified|desperate|frightened)(?:\s+of\s+(?:myself|what\s+i\s+(?:might|will|could)\s+do|my\s+(?:own\s+)?(?:thoughts|mind)|the\s+future|everything)\b|\s+right\s+now\b|{_CUE_END})"
         rf"|\bplease\s+(?:someone\s+|somebody\s+|anyone\s+)?help(?:\s+me)?{_CUE_END}|\bi\s+(?:really\s+|desperately\s+|just\s+)?need\s+help(?:\s+(?:please|now|badly))?{_CUE_END}"
@@ -794,15 +795,14 @@ CUES: tuple[Rule, ...] = (
         r"|\bi\s+(?:don'?t|do\s+not|can'?t)\s+trust\s+myself\b(?!\s+(?:with\s+(?:money|a\s+credit|cake|sweets|food|chocolate)|to\s+(?:cook|drive|buy|spend|choose)|around\s+(?:food|sweets|cake|chocolate))\b)"),
         self_marked=True, hyperbole=True, cue=0.5),
     Rule("cue.pain", "cumulative_distress", "low", _r(
-        rf"\b(?:it|this|everything)\s+(?:just\s+|really\s+|still\s+)?hurts(?:\s+so\s+(?:much|bad)|\s+too\s+much|{_CUE_END})"
-        r"|\b(?:i'?m|i\s+am|i'?ve\s+been|i\s+have\s+been)\s+(?:still\s+|just\s+|so\s+)?(?:suffering|hurting)\b(?!\s+(?:from|with)\s+(?:a|an|the)\b)"
+        rf"\b(?:it|this|everything)\s+(?:just\s+|really\s+|still\s+)?hurts(?:\s+so\s+(?:much|bad)|\s+too\s+much)?{_CUE_END}"
+        r"|\b(?:i'?m|i\s+am|i'?ve\s+been|i\s+have\s+been)\s+(?:still\s+|just\s+|so\s+)?(?:suffering|hurting)\b(?!\s+(?:from|with)\s+(?:a|an|the|my|this|these)\b)"
         r"|\b(?:mental|emotional)\s+(?:pain|anguish|torment|agony)\b|\b(?:living|my\s+own\s+personal|my\s+personal)\s+hell\b"
         r"|\b(?:the|this|my)\s+pain\s+(?:is\s+(?:too|so|unbearable|getting)|never\s+(?:stops|ends|goes)|won'?t\s+(?:stop|end|go)|keeps\s+getting)\b"),
         self_marked=True, hyperbole=True, cue=1.0),
     Rule("cue.low_mood", "cumulative_distress", "low", _r(
         rf"\b{I_AM}\s+in\s+(?:such\s+)?(?:a|an)\s+(?:\w+\s+)?(?:bad|dark|terrible|horrible|awful|low|scary)\s+(?:place|headspace|mental\s+state)\b"
         r"(?!\s+(?:financially|with\s+(?:money|my\s+(?:job|finances|landlord|loan|debt))|because\s+of\s+(?:my\s+)?(?:debt|money|loan|credit))\b)"
-        rf"|\b(?:i\s+feel|i'?ve\s+been\s+feeling|i\s+have\s+been\s+feeling|{I_AM}\s+feeling|i\s+(?:always|just|often|constantly)\s+feel|(?<!re\s)(?<!are\s)(?<!is\s)(?<!s\s)(?<!you\s)feeling)\s+{_CUE_ADV}{_CUE_AND}(?:terrible|awful|horrible|like\s+hell)\b(?!\s+(?:about|for|that|because|when|after|at|today|this\s+morning)\b)"
         r"|\bnot\s+feeling\s+(?:great|good|well|okay|ok|right)\s+(?:mentally|emotionally)\b|\bmy\s+sadness\b|\b(?:fighting|battling)\s+(?:the|this|my)\s+(?:sadness|darkness)\b"
         r"|\bi\s+(?:just\s+)?(?:don'?t|do\s+not)\s+feel\s+(?:okay|ok|right|like\s+myself)\s+(?:any\s?more|mentally|inside)\b"
         "|" + _CUE_LINE.format(r"miserable")),
@@ -890,8 +890,7 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "cue.illness": ("depress", "bipolar", "ptsd", "bpd", "borderline", "mental", "eating", "anorexi", "bulimi", "panic", "psychiatr"),
     "cue.fear": ("scared", "terrified", "desperate", "frightened", "help", "know", "trust"),
     "cue.pain": ("hurt", "suffering", "pain", "anguish", "torment", "agony", "hell"),
-    "cue.low_mood": ("place", "headspace", "mental", "terrible", "awful", "horrible", "hell", "feeling", "sadness", "darkness", "ok", "right",
-                     "myself"),
+    "cue.low_mood": ("place", "headspace", "mental", "sadness", "darkness", "ok", "right", "myself", "miserable"),
 }
 assert set(RULE_KEYS) == {r.id for r in RULES}, "every rule needs its keys"
 _CONTEXT_RULES = tuple(r for r in RULES if r.needs in ("ideation", "risk", "same_sentence_ideation", "mutual"))
@@ -1128,11 +1127,17 @@ def triage(text: str, classifier=None, _use_keys: bool = True) -> TriageResult:
     # The cumulative cue's weak cues are read only when no rule above raised the post (nothing counted,
     # nothing reported: someone else's risk already makes it low).
     if not any(not r.needs and st in ("counted", "past", "reported") for r, s, e, st in found):
-        for rule, need in _CUE_KEYED:
-            if present is not None and need & present.missing:
-                continue
-            for s, e in rule.pattern.spans(t, windows=_use_keys, present=present):
-                found.append((rule, s, e, _status(rule, t, s, e, cache)))
+        needed = _cue_threshold(len(t))
+        cue_rules = CUES
+        if present is not None:  # only the kinds that can match at all (integer tests), if they could add up
+            missing = present.missing
+            cue_rules = [r for r, need in _CUE_KEYED
+                         if not need & missing and any(not n & missing for n in r.pattern.need)]
+        if sum(r.cue for r in cue_rules) >= needed:
+            cue_spans = [(r, s, e) for r in cue_rules for s, e in r.pattern.spans(t, windows=_use_keys, present=present)]
+            # Judged (negation, reported speech, ...) only when the cues found could reach the threshold.
+            if sum({r.id: r.cue for r, s, e in cue_spans}.values()) >= needed:
+                found += [(r, s, e, _status(r, t, s, e, cache)) for r, s, e in cue_spans]
     # Rules that count only beside ideation or risk are scanned only when that context exists.
     kinds = {r.signal for r, s, e, st in found
              if not r.needs and not r.cue and (st in ("counted", "past") or (st == "reported" and friend))}
@@ -1196,6 +1201,8 @@ def _combine(norm: Normalized, found: list[tuple[Rule, int, int, str]], cache: d
     if cues:
         met = _cumulative([(r, st) for r, s, e, st in cues], len(t))
         for rule, s, e, status in cues:
+            while s < e and t[s].isspace():  # a line cue's match begins with its line break
+                s += 1
             if status != "counted":
                 discounted.append(sig(rule, s, e, status))
             elif met:
@@ -1242,14 +1249,18 @@ def _combine(norm: Normalized, found: list[tuple[Rule, int, int, str]], cache: d
     return TriageResult(tier, tuple(signals), tuple(_dedupe(discounted)), tuple(context))
 
 
+def _cue_threshold(length: int) -> float:
+    """The score the cumulative cue needs: 1 in a post of up to ``CUE_SHORT`` characters, else 2."""
+    return 1.0 if length <= CUE_SHORT else CUE_LONG_SCORE
+
+
 def _cumulative(cues: list[tuple[Rule, str]], length: int) -> bool:
-    """Whether the counted cues reach the cumulative threshold: each kind once, at its weight; a score
-    of 1 in a post of up to ``CUE_SHORT`` characters, 2 in a longer one."""
+    """Whether the counted cues reach the cumulative threshold: each kind once, at its weight."""
     weights: dict[str, float] = {}
     for rule, status in cues:
         if status == "counted":
             weights[rule.id] = rule.cue
-    return sum(weights.values()) >= (1.0 if length <= CUE_SHORT else CUE_LONG_SCORE)
+    return sum(weights.values()) >= _cue_threshold(length)
 
 
 def _norm_pos(norm: Normalized, original_pos: int) -> int:

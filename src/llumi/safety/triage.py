@@ -175,15 +175,36 @@ class Pattern:
         literal = self.parts[i][2]
         return not literal or any(map(has, literal))
 
+    def prepare(self) -> None:
+        """Lay the parts out for the fast path, once ``need`` is known: per alternative, either one part
+        (regex, word boundary, literal, requirement bits) or its branches (regex, bits) and the boundary."""
+        self.fast = []
+        for members in self.groups:
+            if len(members) == 1:
+                i = members[0]
+                rx, boundary, literal = self.parts[i]
+                self.fast.append((True, rx, boundary, literal, self.need[i]))
+            else:
+                branches = tuple((self.parts[i][0], self.need[i]) for i in members)
+                self.fast.append((False, branches, self.parts[members[0]][1], None, 0))
+
     def spans(self, text: str, windows: bool = True, has=None, present: "_Presence | None" = None) -> list[tuple[int, int]]:
-        out = []
-        has = has or text.__contains__
-        if present is not None:  # the fast path: one integer test per part
+        out: list[tuple[int, int]] = []
+        if present is not None:  # the fast path: one integer test per part, no list built per call
             missing = present.missing
-            need = self.need
-            may = [not n & missing for n in need]
-        else:
-            may = [self._may_match(i, text, has, None) for i in range(len(self.parts))]
+            windowed = windows and len(text) > _WINDOW_MIN
+            for single, rx, boundary, literal, need in self.fast:
+                if single:
+                    if need & missing:
+                        continue
+                    _scan(rx, boundary, text, _windows(text, literal) if windowed and literal else ((0, len(text)),), out)
+                else:
+                    active = [b for b, n in rx if not n & missing]
+                    if active:
+                        _merge(active, boundary, text, out)
+            return out
+        has = has or text.__contains__
+        may = [self._may_match(i, text, has, None) for i in range(len(self.parts))]
         for members in self.groups:
             if len(members) == 1:
                 i = members[0]
@@ -194,37 +215,43 @@ class Pattern:
                     ranges = _windows(text, literal)
                 else:
                     ranges = [(0, len(text))]
-                for a, b in ranges:
-                    for m in rx.finditer(text, a, b):
-                        s, e = m.span()
-                        if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
-                            continue
-                        out.append((s, e))
+                _scan(rx, boundary, text, ranges, out)
                 continue
             active = [self.parts[i][0] for i in members if may[i]]
-            if not active:
-                continue
-            boundary = self.parts[members[0]][1]
-            # What ``finditer`` on ``(?:b1|b2|...)rest`` gives: at the leftmost position where any
-            # branch matches, the first branch (in order) that matches there; then on from its end.
-            nexts = [rx.search(text) for rx in active]
-            pos = 0
-            while True:
-                best = None
-                for k, rx in enumerate(active):
-                    m = nexts[k]
-                    if m is not None and m.start() < pos:
-                        m = nexts[k] = rx.search(text, pos)
-                    if m is not None and (best is None or m.start() < best.start()):
-                        best = m
-                if best is None:
-                    break
-                s, e = best.span()
-                pos = e if e > s else e + 1
-                if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
-                    continue
-                out.append((s, e))
+            if active:
+                _merge(active, self.parts[members[0]][1], text, out)
         return out
+
+
+def _scan(rx: re.Pattern, boundary: bool, text: str, ranges, out: list) -> None:
+    for a, b in ranges:
+        for m in rx.finditer(text, a, b):
+            s, e = m.span()
+            if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
+                continue
+            out.append((s, e))
+
+
+def _merge(active: list, boundary: bool, text: str, out: list) -> None:
+    """What ``finditer`` on ``(?:b1|b2|...)rest`` gives: at the leftmost position where any branch
+    matches, the first branch (in order) that matches there; then on from its end."""
+    nexts = [rx.search(text) for rx in active]
+    pos = 0
+    while True:
+        best = None
+        for k, rx in enumerate(active):
+            m = nexts[k]
+            if m is not None and m.start() < pos:
+                m = nexts[k] = rx.search(text, pos)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        if best is None:
+            break
+        s, e = best.span()
+        pos = e if e > s else e + 1
+        if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
+            continue
+        out.append((s, e))
 
 
 def _distribute(body: str) -> list[str]:
@@ -955,6 +982,7 @@ def _need(*requirements: tuple[str, ...]) -> int:
 for _rule in RULES:
     _rule.pattern.need = [_need(lits, *_required_literal(_rx.pattern, cap=_REQUIRE_CAP, every=True))
                           for _rx, _b, lits in _rule.pattern.parts]
+    _rule.pattern.prepare()
 _KEY_NEED = {rid: _need(keys) for rid, keys in RULE_KEYS.items()}
 # For each captured literal, the requirements it satisfies (it starts with one of their strings).
 _LIT_SATISFIES = {m: sum(bit for req, bit in _REQ_BITS.items() if any(m.startswith(x) for x in req if len(x) >= _TRIE_MIN))

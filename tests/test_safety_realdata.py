@@ -36,9 +36,9 @@ def test_suicidewatch_recall_and_control_false_positives_27_subreddits():
     sw = [r["post"] for r in rows if r["subreddit"] == "suicidewatch"]
     control = [r["post"] for r in rows if r["subreddit"] in CONTROLS]
     assert len(sw) == 260 and len(control) == 9 * 260
-    assert _rate(control, "low") <= 0.03  # the target (1.4% reached)
+    assert _rate(control, "low") <= 0.03  # the target (1.5%, 34 of 2,340, reached in round 5)
     assert _rate(control, "moderate") <= 0.01
-    assert _rate(sw, "low") >= 0.73  # 73.8% reached, held out; the target of 90% is not met
+    assert _rate(sw, "low") >= 0.776  # 77.7% (202 of 260) reached in round 5, held out; the target of 90% is not met
     assert _rate(sw, "moderate") >= 0.53
 
 
@@ -46,5 +46,5 @@ def test_suicidewatch_recall_and_control_false_positives_27_subreddits():
 def test_suicidewatch_recall_sdcnl():
     rows = _rows(shared_data("risk", "sdcnl-train.csv"))
     sw = [(r["title"] + "\n" + r["selftext"]) for r in rows if r["is_suicide"] == "1"]
-    assert _rate(sw, "low") >= 0.79  # 79.9% reached (tuned here); the target of 90% is not met
+    assert _rate(sw, "low") >= 0.842  # 84.2% (663 of 787) reached in round 5 (tuned here); the target of 90% is not met
     assert _rate(sw, "moderate") >= 0.53

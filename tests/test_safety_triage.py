@@ -167,3 +167,46 @@ def test_split_branches_match_like_the_whole_alternative():
                     if e > s and not (boundary and s > 0 and (t[s - 1].isalnum() or t[s - 1] in "_'")):
                         expected.append((s, e))
             assert rule.pattern.spans(t, windows=False) == expected, (rule.id, text)
+
+
+LONG_FILLER = (" I still go to work and answer messages, and the people around me think I'm fine. The weekends are"
+               " long and the flat is quiet. My sister calls on Sundays and we talk about her kids and the garden."
+               " Work is busy, the bus is late most mornings, and I cook the same three dinners every week."
+               " I'm writing this down because I need to put it somewhere.")  # over CUE_SHORT on its own
+
+
+def test_cumulative_cue_needs_several_kinds_in_a_longer_post_and_shows_every_cue():
+    one = triage("I'm such a disappointment." + LONG_FILLER)
+    assert one.tier == "none" and not one.signals  # one kind of cue in a longer post: an ordinary bad day
+    assert len(LONG_FILLER) > triage_module.CUE_SHORT
+    text = "I'm such a disappointment. I feel numb most days." + LONG_FILLER
+    two = triage(text)
+    assert two.tier == "low" and {s.signal for s in two.signals} == {"cumulative_distress"}
+    assert {s.rule for s in two.signals} == {"cue.self_contempt", "cue.emptiness"}
+    for s in two.signals:  # evidence for every cue that counted, in the original text
+        assert text[s.start:s.end] == s.evidence
+    # the weakest kinds (tiredness, overwhelm, fear or a plea for help) count half
+    assert triage("I'm exhausted. I'm so scared." + LONG_FILLER).tier == "none"
+    assert triage("I'm exhausted. I'm so scared. It just hurts so much." + LONG_FILLER).tier == "low"
+
+
+def test_cumulative_cue_in_a_short_post_and_its_limits():
+    assert triage("I hate the person I've become.").tier == "low"  # a title and a line: one cue is the message
+    assert triage("I'm exhausted.").tier == "none"  # a weak cue alone never counts
+    assert triage("Lost\nmy dog ran off near the park").tier == "none"
+
+
+def test_cues_not_in_the_writers_own_voice_do_not_add_up():
+    negated = triage("I don't think I'm a disappointment and I'm not feeling numb any more." + LONG_FILLER)
+    assert negated.tier == "none" and {s.status for s in negated.discounted} == {"negated"}
+    past = triage("Years ago I was crying all the time and I felt so numb, but I'm doing better now.")
+    assert past.tier == "none"
+    # someone else's words: reported, discounted, and not a third-party concern of their own
+    reported = triage("She told me I'm pathetic and that I'm a disappointment." + LONG_FILLER)
+    assert reported.tier == "none" and not any(s.signal == "third_party" for s in reported.signals)
+    assert triage("I'm such a loser lol, I'm crying laughing.").tier == "none"  # laughter: hyperbole
+
+
+def test_cues_are_read_only_when_nothing_else_raised_the_post():
+    r = triage("I want to die. I feel numb and I'm such a disappointment.")
+    assert r.tier == "low" and not any(s.rule.startswith("cue.") for s in r.signals + r.context)

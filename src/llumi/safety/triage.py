@@ -21,7 +21,11 @@ these combinations:
 * timing ("tonight", "tomorrow") in the same sentence as active ideation or intent makes a plan: high;
 * notes, giving things away and goodbyes count as preparation only beside some other risk signal;
 * "asking for a friend" together with any distress or a method question counts reported signals as the
-  writer's own, at least low.
+  writer's own, at least low;
+* the cumulative cue (``CUES``, signal ``cumulative_distress``, rule ids ``cue.*``): when no other rule
+  raised the post, weak first-person signs of severe distress of several different kinds (self-contempt,
+  emptiness, isolation, crying, futility, ...; one kind is enough in a post of a title and a line) make
+  it low, with every cue that counted as evidence.
 
 Negation, reported speech, quotation and the past
 -------------------------------------------------
@@ -131,6 +135,7 @@ class Rule:
     self_marked: bool = False  # the pattern names the writer (I, me, myself, my); no subject check
     needs: str = ""  # "ideation" or "risk": counts only beside such a signal (else kept as context)
     hyperbole: bool = False  # laughter in the sentence makes it an idiom
+    cue: float = 0.0  # a weak cue of the cumulative rule (its weight); counts only with others (see CUES)
 
 
 class Pattern:
@@ -170,15 +175,36 @@ class Pattern:
         literal = self.parts[i][2]
         return not literal or any(map(has, literal))
 
+    def prepare(self) -> None:
+        """Lay the parts out for the fast path, once ``need`` is known: per alternative, either one part
+        (regex, word boundary, literal, requirement bits) or its branches (regex, bits) and the boundary."""
+        self.fast = []
+        for members in self.groups:
+            if len(members) == 1:
+                i = members[0]
+                rx, boundary, literal = self.parts[i]
+                self.fast.append((True, rx, boundary, literal, self.need[i]))
+            else:
+                branches = tuple((self.parts[i][0], self.need[i]) for i in members)
+                self.fast.append((False, branches, self.parts[members[0]][1], None, 0))
+
     def spans(self, text: str, windows: bool = True, has=None, present: "_Presence | None" = None) -> list[tuple[int, int]]:
-        out = []
-        has = has or text.__contains__
-        if present is not None:  # the fast path: one integer test per part
+        out: list[tuple[int, int]] = []
+        if present is not None:  # the fast path: one integer test per part, no list built per call
             missing = present.missing
-            need = self.need
-            may = [not need[i] & missing for i in range(len(need))]
-        else:
-            may = [self._may_match(i, text, has, None) for i in range(len(self.parts))]
+            windowed = windows and len(text) > _WINDOW_MIN
+            for single, rx, boundary, literal, need in self.fast:
+                if single:
+                    if need & missing:
+                        continue
+                    _scan(rx, boundary, text, _windows(text, literal) if windowed and literal else ((0, len(text)),), out)
+                else:
+                    active = [b for b, n in rx if not n & missing]
+                    if active:
+                        _merge(active, boundary, text, out)
+            return out
+        has = has or text.__contains__
+        may = [self._may_match(i, text, has, None) for i in range(len(self.parts))]
         for members in self.groups:
             if len(members) == 1:
                 i = members[0]
@@ -189,37 +215,43 @@ class Pattern:
                     ranges = _windows(text, literal)
                 else:
                     ranges = [(0, len(text))]
-                for a, b in ranges:
-                    for m in rx.finditer(text, a, b):
-                        s, e = m.span()
-                        if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
-                            continue
-                        out.append((s, e))
+                _scan(rx, boundary, text, ranges, out)
                 continue
             active = [self.parts[i][0] for i in members if may[i]]
-            if not active:
-                continue
-            boundary = self.parts[members[0]][1]
-            # What ``finditer`` on ``(?:b1|b2|...)rest`` gives: at the leftmost position where any
-            # branch matches, the first branch (in order) that matches there; then on from its end.
-            nexts = [rx.search(text) for rx in active]
-            pos = 0
-            while True:
-                best = None
-                for k, rx in enumerate(active):
-                    m = nexts[k]
-                    if m is not None and m.start() < pos:
-                        m = nexts[k] = rx.search(text, pos)
-                    if m is not None and (best is None or m.start() < best.start()):
-                        best = m
-                if best is None:
-                    break
-                s, e = best.span()
-                pos = e if e > s else e + 1
-                if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
-                    continue
-                out.append((s, e))
+            if active:
+                _merge(active, self.parts[members[0]][1], text, out)
         return out
+
+
+def _scan(rx: re.Pattern, boundary: bool, text: str, ranges, out: list) -> None:
+    for a, b in ranges:
+        for m in rx.finditer(text, a, b):
+            s, e = m.span()
+            if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
+                continue
+            out.append((s, e))
+
+
+def _merge(active: list, boundary: bool, text: str, out: list) -> None:
+    """What ``finditer`` on ``(?:b1|b2|...)rest`` gives: at the leftmost position where any branch
+    matches, the first branch (in order) that matches there; then on from its end."""
+    nexts = [rx.search(text) for rx in active]
+    pos = 0
+    while True:
+        best = None
+        for k, rx in enumerate(active):
+            m = nexts[k]
+            if m is not None and m.start() < pos:
+                m = nexts[k] = rx.search(text, pos)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        if best is None:
+            break
+        s, e = best.span()
+        pos = e if e > s else e + 1
+        if e <= s or (boundary and s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_'")):
+            continue
+        out.append((s, e))
 
 
 def _distribute(body: str) -> list[str]:
@@ -686,6 +718,125 @@ RULES: tuple[Rule, ...] = (
     Rule("coded.asking_for_a_friend", "coded", "low", _r(r"\b(?:asking|asked|ask)\s+for\s+a\s+(?:friend|mate|buddy|pal)\b"), self_marked=True, needs="friend"),
 )
 
+# --- the cumulative cue (low): a post dense with first-person signs of severe distress -------------
+# Each cue alone is an ordinary bad day ("I'm exhausted", "I feel so lost", "I've been crying"), so
+# none is a rule of its own. Several *different* kinds of cue in one post (self-contempt with
+# emptiness, isolation with crying, ...) are the picture of severe distress, for which C-SSRS
+# guidance asks the supporter to ask directly about suicidal thoughts: the low tier. Scoring: each
+# kind counts once, at its weight (the weakest kinds, tiredness, feeling overwhelmed, fear or a plea
+# for help, and a diagnosis named as one's own, count half); a post up to CUE_SHORT characters (a title and a line, where the cue is
+# the whole message) needs a score of 1, a longer post 2. Only cues that count in the writer's own
+# voice add up: negated, reported, quoted and past ones do not. Read only when no other rule raised
+# the post. Written from SDCNL's misses (kinds of language, invented fixtures) and checked against
+# ordinary posts (r/AskWomen submissions, 2005 comments) and invented everyday sentences.
+_CUE_ADV = (r"(?:(?:so+|really|very|just|always|constantly|completely|totally|fucking|extremely|pretty(?:\s+much)?|absolutely|"
+            r"utterly|kinda|kind\s+of|literally|honestly|still|also|too|increasingly|mentally|emotionally|physically)\s+)*")
+_CUE_FEEL = (rf"(?:{I_AM}|i\s+feel|i'?ve\s+been|i\s+have\s+been|i'?ve\s+been\s+feeling|i\s+have\s+been\s+feeling|{I_AM}\s+feeling|"
+             r"i\s+(?:always|just|often|constantly)\s+feel|i\s+get|feeling(?<!re\sfeeling)(?<!are\sfeeling)(?<!is\sfeeling)(?<!s\sfeeling)(?<!you\sfeeling)(?<!prefer\sfeeling)|i\s+feel\s+like\s+i'?m)")
+_CUE_AND = r"(?:\w+\s+(?:and|&)\s+(?:so\s+|very\s+|really\s+)?)?"  # "I'm scared and lost", "so sick and exhausted"
+_CUE_END = r"\s*(?:[.!?,;]|(?=\n)|\Z)"
+# A line that is only a state word ("Hopeless", "so numb", "Feeling worthless."), as a title often is
+# (the match takes the line break before it, so the scan can jump to it; the evidence leaves it out).
+_CUE_LINE = r"(?:\n|\A)(?:feeling\s+|i\s+feel\s+|i'?m\s+)?(?:so\s+|just\s+|completely\s+|totally\s+)?(?:{})(?:\s+and\s+(?:\w+)|\s*[.!?\u2026]+)?\s*(?=\n|\Z)"
+CUE_SHORT = 300
+CUE_LONG_SCORE = 2.0
+CUES: tuple[Rule, ...] = (
+    Rule("cue.self_contempt", "cumulative_distress", "low", _r(
+        rf"\b{I_AM}\s+(?:{_CUE_ADV}|such\s+|an?\s+)*(?:(?:complete|total|fucking|huge|absolute|worthless|pathetic|useless|talentless)\s+)?"
+        r"(?:loser|pathetic|disgusting|ugly|piece\s+of\s+(?:shit|crap|garbage|trash)|disappointment|fuck\s?up|screw\s?up|not\s+good\s+enough|hideous|unwanted|defective)\b"
+        r"(?!\s+(?:at|with|for|to|of\s+(?:a|an)\s+(?!person|human))\b)"
+        r"|\bi\s+(?:really\s+|just\s+|fucking\s+|still\s+)?(?:hate|loathe|despise|can'?t\s+stand)\s+(?:my\s+(?:body|brain|mind|personality)|the\s+(?:person|way)\s+i(?:\s+am|\s+look|\s+have\s+become|'ve\s+become)|who\s+i'?ve\s+become|(?:how|the\s+way)\s+i\s+(?:feel|am|look)|everything\s+about\s+(?:me|myself))\b"
+        r"|\bi\s+(?:can'?t|cannot|never)\s+do\s+anything\s+right\b|\bi\s+(?:always\s+)?(?:ruin|mess\s+up|fuck\s+up|screw\s+up)\s+everything\b"
+        r"|\bi(?:'ve|\s+have)?\s+(?:ruined|destroyed|wrecked|fucked\s+up)\s+my\s+(?:whole\s+|own\s+)?(?:life|future)\b"
+        r"|\bi\s+(?:deserve|deserved)\s+(?:to\s+(?:suffer|be\s+(?:alone|hurt|punished|miserable|in\s+pain|unhappy|hated))|nothing\s+good|(?:all\s+)?(?:this|the)\s+pain)\b"
+        r"|\b(?:hatred|disgust)\s+(?:to|towards?|for|of|at)\s+myself\b|\b(?:my|the|all\s+(?:the|this|my))\s+self[- ]?(?:loathing|hatred|hate)\b"
+        r"|\bi\s+(?:always|just|only|keep)\s+(?:let|letting)\s+(?:everyone|everybody|my\s+(?:family|parents|friends))\s+down\b"
+        "|" + _CUE_LINE.format(r"worthless|useless|pathetic|disgusting")),
+        self_marked=True, hyperbole=True, cue=1.0),
+    Rule("cue.emptiness", "cumulative_distress", "low", _r(
+        rf"\b{_CUE_FEEL}\s+{_CUE_ADV}{_CUE_AND}(?:numb|empty|hollow|dead\s+inside|like\s+(?:a\s+)?(?:shell|zombie|robot|ghost))\b(?![-'])(?!\s+(?:about|for|towards?|from|when|after|stomach|handed)\b)"
+        r"|\bi\s+(?:just\s+|literally\s+)?feel\s+nothing\b(?!\s+(?:for|about|towards?|but)\b)"
+        r"|\bi\s+(?:just\s+|really\s+)?(?:can'?t|cannot|don'?t|do\s+not|no\s+longer)\s+(?:really\s+|even\s+)?(?:feel|enjoy)\s+(?:anything|any\s+(?:joy|happiness|pleasure)|happy|happiness|joy|life|my\s+life)\b(?!\s+(?:about|for|from|when|at|in\s+(?:the|this))\b)"
+        r"|\bi(?:'ve|\s+have|'m|\s+am)?\s+(?:completely\s+|totally\s+)?(?:lost|losing)\s+(?:all\s+)?(?:interest|joy|enjoyment|pleasure|passion)\s+(?:in|for)\s+(?:everything|anything|life|all\s+(?:things|the\s+things)|(?:the\s+)?things\s+i)\b"
+        r"|\bnothing\s+(?:makes|brings|gives)\s+me\s+(?:happy|joy|happiness|pleasure)\b|\b(?:my\s+heart|my\s+soul|inside)\s+(?:is|feels)\s+(?:so\s+|just\s+)?(?:empty|hollow|numb|dead)\b"
+        r"|\bi\s+feel\s+(?:this|such|an?|the)\s+(?:\w+\s+)?(?:emptiness|numbness)\b|\bmy\s+(?:emptiness|numbness)\b"
+        "|" + _CUE_LINE.format(r"empty|numb|hollow|dead\s+inside")),
+        self_marked=True, hyperbole=True, cue=1.0),
+    Rule("cue.exhaustion", "cumulative_distress", "low", _r(
+        rf"\b{_CUE_FEEL}\s+{_CUE_ADV}{_CUE_AND}(?:tired|exhausted|drained|worn\s+out|burnt\s+out|burned\s+out|weary)"
+        rf"(?:\s+(?:all\s+the\s+time|every\s+(?:single\s+)?day|constantly|of\s+(?:everything|it\s+all|this|trying|fighting|people|myself|feeling|being|struggling|pretending))|{_CUE_END})"
+        r"|\bi\s+(?:have|'ve\s+got|got)\s+no\s+(?:energy|motivation)\b(?!\s+(?:for\s+(?:the|this|that)|to\s+(?:cook|clean|go\s+out|exercise)))"
+        r"|\bi\s+(?:just\s+)?(?:can'?t|cannot|couldn'?t)\s+(?:even\s+)?(?:get|drag\s+myself)\s+out\s+of\s+bed\b"
+        r"|\b(?:all|the\s+only\s+thing)\s+i\s+(?:want\s+to|wanna|can)\s+do\s+is\s+(?:sleep|lie\s+in\s+bed|stay\s+in\s+bed|cry)\b"
+        r"|\bi\s+(?:just\s+)?(?:stay|stayed|lie|lay|laid)\s+in\s+bed\s+all\s+day\b|\bi'?m\s+(?:constantly|always)\s+tired\b"),
+        self_marked=True, hyperbole=True, cue=0.5),
+    Rule("cue.isolation", "cumulative_distress", "low", _r(
+        r"\bi\s+(?:have|'ve\s+got|got|literally\s+have|really\s+have)\s+(?:no|zero)\s+(?:real\s+|close\s+)?(?:friends|support|one\s+who\s+cares|social\s+life)\b(?!\s+(?:who|that|in|at|to|here|there|with)\b)"
+        rf"|\b{_CUE_FEEL}\s+{_CUE_ADV}{_CUE_AND}(?:alone|lonely|isolated|invisible|unloved|unwanted|forgotten|abandoned|left\s+out|like\s+an?\s+(?:outsider|outcast))\b"
+        r"(?!\s+(?:in\s+(?:the|my|a)\s+(?:house|flat|office|car|room|apartment|classroom)|at|on|with|for|today|tonight|this|here|by|to)\b)"
+        r"|\b(?:no\s*one|nobody|noone)\s+(?:\w+\s+){0,2}?(?:understands\s+me|listens\s+to\s+me|is\s+there\s+for\s+me|notices\s+me|likes\s+me|talks\s+to\s+me|checks\s+(?:on|in\s+on)\s+me)\b"
+        r"|\bi\s+(?:don'?t|do\s+not|never)\s+(?:really\s+)?(?:belong|fit\s+in)\b(?!\s+(?:in|at|with)\s+(?:this|that|the|my)\s+(?:job|team|class|company|school|sub|group|office|department)\b)"
+        r"|\bi(?:'ve|\s+have)?\s+lost\s+all\s+(?:of\s+)?my\s+friends\b|\b(?:everyone|everybody|people)\s+(?:\w+\s+)?(?:hates|ignores|leaves|abandons|avoids)\s+me\b"
+        r"|\bmy\s+(?:family|parents|friends|mom|mum|dad|mother|father)\s+(?:hate|hates|don'?t\s+care\s+about|doesn'?t\s+care\s+about|don'?t\s+love|doesn'?t\s+love)\s+me\b"
+        r"|\bfriendless\b|\bmy\s+loneliness\b|\bloneliness\s+(?:is|has\s+been)\s+(?:killing|eating|consuming|crushing)\s+me\b"
+        r"|\b(?:people|everyone|nobody|no\s*one|most\s+people)\s+(?:\w+\s+)?wants?\s+me\s+(?:around|here)\b"
+        "|" + _CUE_LINE.format(r"alone|lonely|so\s+alone|so\s+lonely|invisible|unwanted|unloved")),
+        self_marked=True, hyperbole=True, cue=1.0),
+    Rule("cue.crying", "cumulative_distress", "low", _r(
+        r"\bi(?:\s+(?:just|keep|always|often|still|constantly|start|started|can'?t\s+help\s+but|end\s+up|ended\s+up|break\s+down|broke\s+down|burst\s+out))?\s+(?:cry|crying|sob|sobbing|weep|weeping)\b"
+        r"(?!\s+(?:at|over|during|watching|reading|laughing|with\s+(?:joy|laughter|happiness)|of\s+joy|happy|when\s+(?:i\s+)?(?:watch|read|saw|see|hear)|in\s+(?:the\s+)?(?:movie|cinema|film|theatre|theater)|because\s+of\s+(?:the|a|that)\s+(?:movie|film|book|show|song|wedding|ending)|from\s+laughing|tears\s+of\s+joy|and\s+laugh\w*)\b)"
+        r"|\bi(?:'ve|\s+have|'m|\s+am|\s+was|\s+had)\s+(?:been\s+)?(?:just\s+|constantly\s+|literally\s+|always\s+)?(?:crying|sobbing|weeping|in\s+tears)\b(?!\s+(?:at|over|watching|laughing|with\s+(?:joy|laughter)|of\s+joy)\b)"
+        r"|\bi\s+(?:just\s+)?(?:cried|sobbed|wept)\s+(?:for\s+(?:hours|an\s+hour|ages|days|the\s+whole\s+(?:day|night))|again|all\s+(?:day|night|morning|evening))\b"
+        r"|\bi\s+(?:broke|break)\s+down\s+(?:crying|in\s+tears|sobbing|again)\b"),
+        self_marked=True, hyperbole=True, cue=1.0),
+    Rule("cue.overwhelm", "cumulative_distress", "low", _r(
+        r"\b(?:it'?s|it\s+is|this\s+is|everything\s+is|everything'?s|life\s+is|it'?s\s+all|it\s+all\s+is|it'?s\s+just)\s+(?:all\s+)?(?:just\s+|getting\s+|becoming\s+)?(?:too\s+much|so\s+much|too\s+hard|unbearable)"
+        rf"(?:\s+for\s+me(?!\s+to\s+(?:pay|spend|ask|afford|buy|carry|lift))|\s+to\s+(?:handle|bear|deal\s+with)|{_CUE_END})"
+        rf"|\b{_CUE_FEEL}\s+{_CUE_ADV}{_CUE_AND}(?:overwhelmed|drowning|suffocating|crumbling|at\s+my\s+limit|at\s+the\s+end\s+of\s+my\s+(?:rope|tether)|barely\s+(?:holding\s+on|hanging\s+on|surviving|functioning|keeping\s+it\s+together))\b"
+        r"(?!\s+(?:in|with|by)\s+(?:debt|work|paperwork|emails|bills|assignments|homework|marking|admin|responsibilities|water)\b)"
+        rf"|\bi\s+(?:just\s+|really\s+|honestly\s+)?(?:can'?t|cannot)\s+(?:cope|handle\s+(?:it|this|anything|life|everything)|deal\s+with\s+(?:it|this|anything|life|everything))(?:\s+any\s?more)?{_CUE_END}"
+        r"|\bi'?m\s+(?:slowly\s+)?losing\s+my\s+mind\b|\bi'?m\s+barely\s+(?:holding|hanging)\s+on\b"),
+        self_marked=True, hyperbole=True, cue=0.5),
+    Rule("cue.futility", "cumulative_distress", "low", _r(
+        rf"\bwhy\s+(?:do|should|would)\s+i\s+(?:even\s+)?(?:bother|try)(?:\s+any\s?more)?{_CUE_END}|\bwhy\s+(?:even\s+)?try\s+any\s?more\b"
+        r"|\bnothing\s+i\s+do\s+(?:ever\s+)?(?:matters|helps|works|is\s+(?:ever\s+)?(?:good\s+)?enough)\b|\bnothing\s+(?:ever\s+)?(?:matters|helps)\s+any\s?more\b"
+        r"|\bi\s+(?:feel|am|'m)\s+(?:so\s+|completely\s+|totally\s+|utterly\s+|just\s+|absolutely\s+)?(?:defeated|helpless|powerless)\b(?!\s+(?:on|with|about|as\s+to|at|against|to\s+(?:stop|change|help))\b)"
+        r"|\bi\s+(?:feel|am|'m|have\s+been\s+feeling|'ve\s+been\s+feeling)\s+(?:so\s+|completely\s+|totally\s+|utterly\s+|just\s+)?lost\s+(?:and\s+(?:alone|hopeless|confused|scared|broken|empty)|in\s+life)\b"
+        r"|\bi\s+(?:feel|have\s+been\s+feeling|'ve\s+been\s+feeling)\s+(?:so\s+|completely\s+|totally\s+|utterly\s+|just\s+)?lost\b(?!\s+(?:on|with|about|as\s+to|in\s+(?:the|this)\s+(?:city|game|book|process|paperwork|system))\b)"
+        r"|\b(?:i'?m|my\s+life\s+is)\s+going\s+nowhere\b|\bmy\s+life\s+(?:is\s+(?:a\s+(?:disaster|wreck|failure)|shit|crap|garbage)|sucks)\b"
+        r"|\b(?:everything|it\s+all|all\s+of\s+(?:it|this))\s+(?:is|feels|seems)\s+(?:so\s+|just\s+|completely\s+)?(?:pointless|meaningless|hopeless)(?=\s*(?:[.!?;]|(?=\n)|\Z|now\b|any\s?more\b|to\s+me\b))"
+        r"|\bi\s+(?:don'?t|do\s+not)\s+(?:understand|know|get)\s+why\s+i'?m\s+(?:still\s+)?(?:here|alive)\b|\bi\s+(?:can'?t|cannot)\s+(?:even\s+)?imagine\s+(?:a|any|my)\s+future\b"
+        r"|\b(?:it|life|everything)\s+gets?\s+harder\s+(?:and\s+harder\s+)?(?:to\s+(?:breathe|live|get\s+up|keep\s+going)|every\s+(?:single\s+)?day|each\s+day)\b"
+        r"|\b(?:it|things|life|everything)\s+(?:only|just)\s+(?:keeps?\s+)?(?:gets?|getting)\s+worse\b"
+        "|" + _CUE_LINE.format(r"hopeless|defeated|helpless")),
+        self_marked=True, hyperbole=True, cue=1.0),
+    Rule("cue.illness", "cumulative_distress", "low", _r(
+        r"\bi\s+(?:have|'ve\s+had|have\s+had|suffer\s+from|struggle\s+with|was\s+diagnosed\s+with|got\s+diagnosed\s+with|'ve\s+been\s+diagnosed\s+with|have\s+been\s+diagnosed\s+with|deal\s+with|'m\s+battling|am\s+battling|live\s+with)\s+"
+        r"(?:\w+\s+){0,2}?(?:depression|bipolar|ptsd|bpd|borderline|mental\s+illness|an?\s+eating\s+disorder|anorexia|bulimia|panic\s+attacks)\b"
+        r"|\bmy\s+(?:bipolar|ptsd|bpd|mental\s+illness|eating\s+disorder|panic\s+attacks)\b|\b(?:i'?m|i\s+am)\s+(?:\w+\s+)?(?:mentally\s+ill|bipolar)\b"),
+        self_marked=True, cue=0.5),
+    Rule("cue.fear", "cumulative_distress", "low", _r(
+        rf"\b{I_AM}\s+(?:so\s+|really\s+|just\s+|fucking\s+|absolutely\s+)?(?:scared|terrified|desperate|frightened)(?:\s+of\s+(?:myself|what\s+i\s+(?:might|will|could)\s+do|my\s+(?:own\s+)?(?:thoughts|mind)|the\s+future|everything)\b|\s+right\s+now\b|{_CUE_END})"
+        rf"|\bplease\s+(?:someone\s+|somebody\s+|anyone\s+)?help(?:\s+me)?{_CUE_END}|\bi\s+(?:really\s+|desperately\s+|just\s+)?need\s+help(?:\s+(?:please|now|badly))?{_CUE_END}"
+        r"|\bi\s+(?:just\s+|really\s+)?(?:don'?t|do\s+not|dont)\s+know\s+(?:what\s+to\s+do|what'?s\s+wrong\s+with\s+me|who\s+to\s+(?:talk|turn)\s+to|how\s+to\s+(?:feel\s+better|get\s+better|fix\s+(?:this|myself|me)))\b"
+        r"|\bi\s+(?:don'?t|do\s+not|can'?t)\s+trust\s+myself\b(?!\s+(?:with\s+(?:money|a\s+credit|cake|sweets|food|chocolate)|to\s+(?:cook|drive|buy|spend|choose)|around\s+(?:food|sweets|cake|chocolate))\b)"),
+        self_marked=True, hyperbole=True, cue=0.5),
+    Rule("cue.pain", "cumulative_distress", "low", _r(
+        rf"\b(?:it|this|everything)\s+(?:just\s+|really\s+|still\s+)?hurts(?:\s+so\s+(?:much|bad)|\s+too\s+much)?{_CUE_END}"
+        r"|\b(?:i'?m|i\s+am|i'?ve\s+been|i\s+have\s+been)\s+(?:still\s+|just\s+|so\s+)?(?:suffering|hurting)\b(?!\s+(?:from|with)\s+(?:a|an|the|my|this|these)\b)"
+        r"|\b(?:mental|emotional)\s+(?:pain|anguish|torment|agony)\b|\b(?:living|my\s+own\s+personal|my\s+personal)\s+hell\b"
+        r"|\b(?:the|this|my)\s+pain\s+(?:is\s+(?:too|so|unbearable|getting)|never\s+(?:stops|ends|goes)|won'?t\s+(?:stop|end|go)|keeps\s+getting)\b"),
+        self_marked=True, hyperbole=True, cue=1.0),
+    Rule("cue.low_mood", "cumulative_distress", "low", _r(
+        rf"\b{I_AM}\s+in\s+(?:such\s+)?(?:a|an)\s+(?:\w+\s+)?(?:bad|dark|terrible|horrible|awful|low|scary)\s+(?:place|headspace|mental\s+state)\b"
+        r"(?!\s+(?:financially|with\s+(?:money|my\s+(?:job|finances|landlord|loan|debt))|because\s+of\s+(?:my\s+)?(?:debt|money|loan|credit))\b)"
+        r"|\bnot\s+feeling\s+(?:great|good|well|okay|ok|right)\s+(?:mentally|emotionally)\b|\bmy\s+sadness\b|\b(?:fighting|battling)\s+(?:the|this|my)\s+(?:sadness|darkness)\b"
+        r"|\bi\s+(?:just\s+)?(?:don'?t|do\s+not)\s+feel\s+(?:okay|ok|right|like\s+myself)\s+(?:any\s?more|mentally|inside)\b"
+        "|" + _CUE_LINE.format(r"miserable")),
+        self_marked=True, hyperbole=True, cue=1.0),
+)
+RULES = RULES + CUES
+
 # Literal substrings, one of which every match of a rule must contain: a rule whose keys are all absent
 # from the text is skipped (``k in text`` is far cheaper than a regex scan). A test runs every fixture
 # with and without this shortcut and requires the same result.
@@ -749,6 +900,24 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "intent.farewell": ("lasted", "goodbye", "good bye", "goodbyes", "lost", "coming", "see"),
     "concern.other_ideation": ("kill", "hurt", "harm", "life"),
     "coded.asking_for_a_friend": ("for a",),
+    "cue.self_contempt": ("loser", "pathetic", "disgust", "ugly", "piece", "disappoint", "fuck", "screw", "good", "hideous", "unwanted",
+                          "defective", "hate", "hatred", "loath", "despise", "stand", "anything", "ruin", "mess", "destroy", "wreck", "deserve", "down"),
+    "cue.emptiness": ("numb", "empt", "hollow", "dead", "shell", "zombie", "robot", "ghost", "nothing", "feel", "enjoy", "interest", "joy",
+                      "pleasure", "passion"),
+    "cue.exhaustion": ("tired", "exhaust", "drain", "worn", "burn", "weary", "energy", "motivation", "bed", "sleep", "cry"),
+    "cue.isolation": ("friend", "support", "cares", "social", "alone", "lonel", "isolat", "invisible", "unloved", "unwanted", "forgotten",
+                      "abandon", "left", "outsider", "outcast", "understands", "listens", "there", "notices", "likes", "talks", "checks",
+                      "belong", "fit", "hate", "ignores", "leaves", "avoids", "care", "love", "want"),
+    "cue.crying": ("cry", "cried", "sob", "weep", "wept", "tears"),
+    "cue.overwhelm": ("much", "hard", "unbearable", "overwhelm", "drown", "suffocat", "crumbl", "limit", "rope", "tether", "barely", "cope",
+                      "handle", "deal", "mind"),
+    "cue.futility": ("bother", "try", "matters", "helps", "works", "enough", "defeated", "helpless", "powerless", "lost", "nowhere", "mess",
+                     "disaster", "wreck", "failure", "shit", "crap", "garbage", "sucks", "pointless", "meaningless", "hopeless", "here",
+                     "alive", "future", "harder", "worse"),
+    "cue.illness": ("depress", "bipolar", "ptsd", "bpd", "borderline", "mental", "eating", "anorexi", "bulimi", "panic", "psychiatr"),
+    "cue.fear": ("scared", "terrified", "desperate", "frightened", "help", "know", "trust"),
+    "cue.pain": ("hurt", "suffering", "pain", "anguish", "torment", "agony", "hell"),
+    "cue.low_mood": ("place", "headspace", "mental", "sadness", "darkness", "ok", "right", "myself", "miserable"),
 }
 assert set(RULE_KEYS) == {r.id for r in RULES}, "every rule needs its keys"
 _CONTEXT_RULES = tuple(r for r in RULES if r.needs in ("ideation", "risk", "same_sentence_ideation", "mutual"))
@@ -757,7 +926,7 @@ _CONTEXT_RULES = tuple(r for r in RULES if r.needs in ("ideation", "risk", "same
 # Neither names death, so neither is ideation, but together they are the classic picture of a plan.
 MUTUAL_INTENT = frozenset({"intent.do_it"})
 MUTUAL_PREP = frozenset({"plan.note_written", "plan.note_left", "plan.giving_away"})
-_DIRECT_RULES = tuple(r for r in RULES if r not in _CONTEXT_RULES)
+_DIRECT_RULES = tuple(r for r in RULES if r not in _CONTEXT_RULES and not r.cue)
 
 
 # --- one pass to learn which keys are in a text ---------------------------------------------------
@@ -813,6 +982,7 @@ def _need(*requirements: tuple[str, ...]) -> int:
 for _rule in RULES:
     _rule.pattern.need = [_need(lits, *_required_literal(_rx.pattern, cap=_REQUIRE_CAP, every=True))
                           for _rx, _b, lits in _rule.pattern.parts]
+    _rule.pattern.prepare()
 _KEY_NEED = {rid: _need(keys) for rid, keys in RULE_KEYS.items()}
 # For each captured literal, the requirements it satisfies (it starts with one of their strings).
 _LIT_SATISFIES = {m: sum(bit for req, bit in _REQ_BITS.items() if any(m.startswith(x) for x in req if len(x) >= _TRIE_MIN))
@@ -821,6 +991,7 @@ _SHORT_REQS = tuple((bit, tuple(x for x in req if len(x) < _TRIE_MIN)) for req, 
                     if any(len(x) < _TRIE_MIN for x in req))
 _DIRECT_KEYED = tuple((r, _KEY_NEED[r.id]) for r in _DIRECT_RULES)
 _CONTEXT_KEYED = tuple((r, _KEY_NEED[r.id]) for r in _CONTEXT_RULES)
+_CUE_KEYED = tuple((r, _KEY_NEED[r.id]) for r in CUES)
 
 
 class _Presence:
@@ -866,7 +1037,7 @@ _LAUGH = re.compile(r"\b(?:lol+|lmf?ao+|rofl|ha(?:ha)+h?|hehe+|jk|jkjk|xd|skull)
 _IDIOM = re.compile(r"killing\s+myself\s+(?:at|with|over|for|trying|to\s+(?:get|make|finish|meet|keep|pay)|working|studying)|kill\s+myself\s+(?:laughing|working|studying)|(?:cut|hurt|burn\w*)\s+myself\s+(?:shaving|cooking|at\s+work)")
 
 IDEATION = {"mention", "wish_dead", "active_ideation", "intent", "plan", "method", "attempt", "attempt_now", "preparatory", "means"}
-RISK = IDEATION | {"hopelessness", "burden", "isolation", "self_injury", "distress"}
+RISK = IDEATION | {"hopelessness", "burden", "isolation", "self_injury", "distress", "cumulative_distress"}
 
 
 _CLAUSE_PUNCT = re.compile(r"[.!?\n;:,]+|\s-\s")
@@ -981,9 +1152,25 @@ def triage(text: str, classifier=None, _use_keys: bool = True) -> TriageResult:
         for s, e in rule.pattern.spans(t, windows=_use_keys, present=present):
             friend = friend or rule.needs == "friend"
             found.append((rule, s, e, None if rule.needs else _status(rule, t, s, e, cache)))
+    # The cumulative cue's weak cues are read only when no rule above raised the post (nothing counted,
+    # nothing reported: someone else's risk already makes it low).
+    if not any(not r.needs and st in ("counted", "past", "reported") for r, s, e, st in found):
+        needed = _cue_threshold(len(t))
+        cue_rules = CUES
+        if present is not None:  # only the kinds that can match at all (integer tests), if they could add up
+            missing = present.missing
+            cue_rules = [r for r, need in _CUE_KEYED
+                         if not need & missing and any(not n & missing for n in r.pattern.need)]
+        if sum(r.cue for r in cue_rules) >= needed:
+            cue_spans = [(r, s, e) for r in cue_rules for s, e in r.pattern.spans(t, windows=_use_keys, present=present)]
+            # Judged (negation, reported speech, ...) only when the cues found could reach the threshold.
+            if sum({r.id: r.cue for r, s, e in cue_spans}.values()) >= needed:
+                found += [(r, s, e, _status(r, t, s, e, cache)) for r, s, e in cue_spans]
     # Rules that count only beside ideation or risk are scanned only when that context exists.
     kinds = {r.signal for r, s, e, st in found
-             if not r.needs and (st in ("counted", "past") or (st == "reported" and friend))}
+             if not r.needs and not r.cue and (st in ("counted", "past") or (st == "reported" and friend))}
+    if _cumulative([(r, st) for r, s, e, st in found if r.cue], len(t)):
+        kinds.add("cumulative_distress")
     context_ok = {"ideation": bool(kinds & (IDEATION - {"method", "means"})), "risk": bool(kinds & RISK),
                   "same_sentence_ideation": bool(kinds & {"active_ideation", "intent"})}
     context_ok["mutual"] = False
@@ -1033,8 +1220,23 @@ def _combine(norm: Normalized, found: list[tuple[Rule, int, int, str]], cache: d
 
     # Direct rules first; rules that need a context are judged (and their status computed) afterwards.
     for rule, s, e, status in found:
-        if not rule.needs:
+        if not rule.needs and not rule.cue:
             add(rule, s, e, status)
+    # The cumulative cue: every cue that counted is evidence when together they reach the threshold;
+    # below it they are kept as context. Cues that do not count in the writer's own voice (negated,
+    # reported, quoted, past) are discounted and never make a third-party concern.
+    cues = [(rule, s, e, status) for rule, s, e, status in found if rule.cue]
+    if cues:
+        met = _cumulative([(r, st) for r, s, e, st in cues], len(t))
+        for rule, s, e, status in cues:
+            while s < e and t[s].isspace():  # a line cue's match begins with its line break
+                s += 1
+            if status != "counted":
+                discounted.append(sig(rule, s, e, status))
+            elif met:
+                signals.append(sig(rule, s, e, status))
+            else:
+                context.append(sig(rule, s, e, "context", "none"))
     kinds = {x.signal for x in signals}
     ideation = bool(kinds & (IDEATION - {"method", "means"}))
     risk = bool(kinds & RISK)
@@ -1066,13 +1268,27 @@ def _combine(norm: Normalized, found: list[tuple[Rule, int, int, str]], cache: d
     # Someone else at risk ("my girlfriend says she wants to kill herself"): the writer's own risk is not
     # raised by it, but the post is a risk situation for the supporter, so it is low at least, with
     # its own signal (the guidance card then speaks to a worried helper).
-    reported = [x for x in discounted if x.status == "reported"]
+    reported = [x for x in discounted if x.status == "reported" and x.signal != "cumulative_distress"]
     if reported and not any(x.signal == "third_party" for x in signals):
         first = min(reported, key=lambda x: x.start)
         signals.append(Signal("concern.third_party", "third_party", "low", first.start, first.end, first.evidence))
     signals = _dedupe(signals)
     tier = max_tier(s.tier for s in signals)
     return TriageResult(tier, tuple(signals), tuple(_dedupe(discounted)), tuple(context))
+
+
+def _cue_threshold(length: int) -> float:
+    """The score the cumulative cue needs: 1 in a post of up to ``CUE_SHORT`` characters, else 2."""
+    return 1.0 if length <= CUE_SHORT else CUE_LONG_SCORE
+
+
+def _cumulative(cues: list[tuple[Rule, str]], length: int) -> bool:
+    """Whether the counted cues reach the cumulative threshold: each kind once, at its weight."""
+    weights: dict[str, float] = {}
+    for rule, status in cues:
+        if status == "counted":
+            weights[rule.id] = rule.cue
+    return sum(weights.values()) >= _cue_threshold(length)
 
 
 def _norm_pos(norm: Normalized, original_pos: int) -> int:

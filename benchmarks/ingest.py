@@ -478,8 +478,8 @@ def run_baseline(path: str | os.PathLike, out_path: str | os.PathLike, key: byte
     seen: set[tuple[str, str]] = set()
     dropped: dict[str, int] = {}
     scrubbed = {kind: 0 for kind, _ in patterns}
-    # llumi's reply columns, less the near-duplicate key (the baseline only drops exact duplicates)
-    out_schema = pa.schema([f for f in schema.REPLIES if f.name != "norm_hash"])
+    # llumi's reply columns, less the duplicate keys (the baseline only drops exact duplicates)
+    out_schema = pa.schema([f for f in schema.REPLIES if f.name not in ("text_hash", "norm_hash", "text_chars")])
     names = out_schema.names
     cols: dict[str, list] = {n: [] for n in names}
     lines = kept = nbytes = 0

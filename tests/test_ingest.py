@@ -223,9 +223,9 @@ def test_duplicates_and_near_duplicates(tmp_path):
 
 
 def test_near_duplicate_keys_hashed_by_another_duckdb_are_recomputed(tmp_path):
-    """Replies carry their near-duplicate key from ingest; a source whose manifest records another
-    DuckDB's hash (its keys are not comparable) has its keys recomputed from the text when ingest finishes,
-    and the stored keys equal that recomputation (non-ASCII case included)."""
+    """Replies carry their duplicate keys from ingest, equal to what finalize would compute from the text
+    (non-ASCII case included); when a source's manifest records another DuckDB's hash (its keys are not
+    comparable), every key is computed from the texts when ingest finishes."""
     import duckdb
     import orjson
     import pyarrow.compute as pc
@@ -237,8 +237,8 @@ def test_near_duplicate_keys_hashed_by_another_duckdb_are_recomputed(tmp_path):
     ingest(ws, [a], progress=False)
     part = next((ws.store / "replies").glob("*.parquet"))
     stored = pq.read_table(part)
-    want = duckdb.sql("select hash(rtrim(lower(text), ' .!?')) as k from stored").fetchall()[0][0]
-    assert stored["norm_hash"][0].as_py() == want
+    want = duckdb.sql("select hash(text), hash(rtrim(lower(text), ' .!?')), length(text) from stored").fetchall()[0]
+    assert tuple(stored[k][0].as_py() for k in ("text_hash", "norm_hash", "text_chars")) == want
     # As if another DuckDB had hashed source a: a different probe, keys that match nothing.
     pq.write_table(stored.set_column(stored.schema.get_field_index("norm_hash"), "norm_hash",
                                      pc.cast(pc.add(stored["norm_hash"], 1), stored.schema.field("norm_hash").type)), part)

@@ -138,16 +138,19 @@ def scrub(text: pa.ChunkedArray | pa.Array, counts: dict[str, int]) -> pa.Array:
     return pc.replace_with_mask(text, mask, subset)
 
 
-def near_duplicate_key(text: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """Replies whose texts are equal once lower-cased and stripped of trailing spaces and ``. ! ?`` are
-    near-duplicates; this is their key (DuckDB's ``hash`` of that form), computed while the chunk is in
-    memory rather than by reading every text back when ingest finishes. The hash may change between
-    DuckDB versions: each source's manifest records ``near_duplicate_probe()`` and ``ingest.finalize``
-    recomputes the keys of sources hashed by another version."""
+def duplicate_keys(text: pa.ChunkedArray | pa.Array) -> dict[str, pa.Array]:
+    """What ``ingest.finalize`` compares to find duplicate replies, computed while the chunk is in memory
+    rather than by reading every text back when ingest finishes: ``text_hash`` (equal texts),
+    ``norm_hash`` (near-duplicates: equal once lower-cased and stripped of trailing spaces and ``. ! ?``)
+    and ``text_chars``. The hashes are DuckDB's ``hash``, which may change between DuckDB versions:
+    each source's manifest records ``near_duplicate_probe()``, and ``finalize`` recomputes every key
+    from the texts when a source was hashed by another version."""
     norm = pc.utf8_rtrim(pc.utf8_lower(text), characters=" .!?")
-    rel = duckdb_connection().from_arrow(pa.table({"n": norm})).select("hash(n) as k")
+    rel = duckdb_connection().from_arrow(pa.table({"t": text, "n": norm})).select("hash(t) as th, hash(n) as nh")
     out = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
-    return out["k"].combine_chunks().cast(pa.uint64())
+    return {"text_hash": out["th"].combine_chunks().cast(pa.uint64()),
+            "norm_hash": out["nh"].combine_chunks().cast(pa.uint64()),
+            "text_chars": pc.cast(pc.utf8_length(text), pa.int32())}
 
 
 def near_duplicate_probe() -> int:
@@ -299,7 +302,7 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
                 "is_submitter": c["is_submitter"],
                 "source": pa.array(np.full(n_keep, source, dtype=object), pa.string()),
                 "source_line": c[LINE],
-                "norm_hash": near_duplicate_key(text),
+                **duplicate_keys(text),
             }, schema=schema.REPLIES)
 
     # --- posts --------------------------------------------------------------------------------------

@@ -418,35 +418,48 @@ def finalize(ws: Workspace, cfg: IngestConfig) -> dict[str, dict[tuple[str, str]
         # The same reply id more than once (overlapping dumps, Arctic Shift re-fetches): keep the latest snapshot.
         # Then duplicate text: within a post any length; across posts when long (copy-paste spam).
         # near-duplicate: the same words ignoring case, surrounding space and trailing punctuation
-        # (clean.near_duplicate_key, stored with each reply; computed here for parts written without it
-        # or hashed by another DuckDB version)
-        norm = "hash(rtrim(lower(text), ' .!?'))"
-        if "norm_hash" in [d[0] for d in con.execute("select * from r limit 0").description]:
-            stale = _stale_hash_keys(ws)
-            usable = (f"case when regexp_extract(part, 'part-([0-9a-f]+)-', 1) in ({', '.join(map(repr, stale))}) "
-                      "then null else norm_hash end") if stale else "norm_hash"
-            norm = f"coalesce({usable}, {norm})"
+        # The keys stored with each reply (clean.duplicate_keys) where every part has them and they all
+        # came from this DuckDB; otherwise every key is computed from the texts.
+        th, norm, length = "text_hash", "norm_hash", "text_chars"
+        columns = [d[0] for d in con.execute("select * from r limit 0").description]
+        if (not {th, norm, length} <= set(columns) or _stale_hash_keys(ws) or con.execute(
+                f"select count(*) from r where {th} is null or {norm} is null or {length} is null").fetchall()[0][0]):
+            th, norm, length = "hash(text)", "hash(rtrim(lower(text), ' .!?'))", "length(text)"
         parts.append(f"""
-            with keys as (  -- the texts reduced to hashes first, so the windows below never carry them
+            with keys as (  -- the texts reduced to hashes first, so nothing below carries them
                 select reply_id, post_id, community, part, source_line, created_utc, retrieved_on,
-                       hash(text) as th, {norm} as norm, length(text) as len
+                       {th} as th, {norm} as norm, {length} as len
                 from r
             ),
+            -- Each step ranks only the groups of two or more (found by a hash aggregate): a window over
+            -- every reply would sort them all to find a few thousand duplicates.
+            dup_ids as (select reply_id from keys group by reply_id having count(*) > 1),
             ranked as (
                 select *, row_number() over (partition by reply_id
                                              order by retrieved_on desc nulls last, part desc, source_line desc) as id_rank
-                from keys
+                from keys semi join dup_ids using (reply_id)
             ),
-            unique_ids as (select * from ranked where id_rank = 1),
+            unique_ids as (
+                select * from keys anti join dup_ids using (reply_id)
+                union all by name
+                select * exclude (id_rank) from ranked where id_rank = 1
+            ),
+            post_groups as (select post_id, norm from unique_ids group by all having count(*) > 1),
             within_post as (
                 select *, row_number() over (partition by post_id, norm order by created_utc nulls last, part, source_line) as rk,
                        first_value(th) over (partition by post_id, norm order by created_utc nulls last, part, source_line) as first_th
-                from unique_ids
+                from unique_ids semi join post_groups using (post_id, norm)
             ),
+            long_firsts as (  -- the first of each text within its post, when long enough to count across posts
+                select * from unique_ids anti join post_groups using (post_id, norm) where len >= {int(cfg.near_duplicate_min_chars)}
+                union all by name
+                select * exclude (rk, first_th) from within_post where rk = 1 and len >= {int(cfg.near_duplicate_min_chars)}
+            ),
+            community_groups as (select community, norm from long_firsts group by all having count(*) > 1),
             across as (
                 select *, row_number() over (partition by community, norm order by created_utc nulls last, part, source_line) as rk2,
                        first_value(th) over (partition by community, norm order by created_utc nulls last, part, source_line) as first_th2
-                from within_post where rk = 1 and len >= {int(cfg.near_duplicate_min_chars)}
+                from long_firsts semi join community_groups using (community, norm)
             )
             select 'replies' as "table", reply_id as id, part, source_line, 'duplicate_id' as reason
               from ranked where id_rank > 1

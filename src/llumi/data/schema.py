@@ -40,7 +40,11 @@ REPLIES = pa.schema([
     ("is_submitter", pa.bool_()),    # written by the post's author (pseudonyms compared where the dump lacks the flag)
     ("source", pa.string()),
     ("source_line", pa.int64()),
-    ("norm_hash", pa.uint64()),      # near-duplicate key (clean.near_duplicate_key; null: computed when ingest finishes)
+    # duplicate keys (clean.duplicate_keys), computed at ingest so that finding duplicates when ingest
+    # finishes never reads the texts back; null where a part was written without them
+    ("text_hash", pa.uint64()),      # hash of text
+    ("norm_hash", pa.uint64()),      # hash of text lower-cased, without trailing spaces and . ! ?
+    ("text_chars", pa.int32()),      # characters in text
 ])
 
 # Rows excluded after ingest, once every source is in (duplicates, too deep): the store's views hide them.

@@ -570,3 +570,14 @@ def test_ingest_leaves_no_files_open(tmp_path):
         assert s["quarantined"] == {"malformed_json": 1} and s["kept_replies"] == 200
         gc.collect()
     assert open_memfds() == 0 and len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_edited_as_duckdb_reads_it():
+    """DuckDB reads ``edited`` as text; false, a positive time (number or text) or true become booleans,
+    anything else unknown."""
+    import pyarrow as pa
+
+    from llumi.data.parse import _edited_from_text
+
+    col = pa.chunked_array([["false", "true", "1570000000", "0", " 1.5e9 ", "FALSE", None, "yes", "-5", ".5"]])
+    assert _edited_from_text(col).to_pylist() == [False, True, True, False, True, False, None, None, False, True]

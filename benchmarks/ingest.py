@@ -36,9 +36,13 @@ What it does, in one run:
    llumi also drops near-duplicates). The same figures, with the machine (nproc, CPU model, load) and
    the versions of Python and the packages, go to ``benchmarks/out/ingest.json``.
 
+   (a) and (c) run alternately ``--repeat`` times (default 3) and their medians are reported, with
+   each adjacent pair's ratio: this machine's speed drifts by 20-30% from minute to minute, so a pair
+   run side by side is the fair comparison; (b) runs once.
+
 Options: ``--size-gb`` (default 1.0), ``--regenerate``, ``--keep`` (keep the workspace and the
-baseline's Parquet file), ``--skip-baseline``. The machine's other load shows in the figures: the
-load average before each step is recorded with them.
+baseline's Parquet file), ``--skip-baseline``, ``--repeat``. The machine's other load shows in the
+figures: the load average before each step is recorded with them.
 """
 
 from __future__ import annotations
@@ -638,6 +642,12 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median time (the lower middle one of an even count), with every run's seconds."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return {**ordered[(len(ordered) - 1) // 2], "runs_seconds": [r["seconds"] for r in runs]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description="Benchmark `llumi ingest` against a line-by-line baseline and decompression alone, on an "
@@ -648,6 +658,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--regenerate", action="store_true", help="make the dump again even if a cached one exists")
     ap.add_argument("--keep", action="store_true", help="keep llumi's workspace and the baseline's Parquet file")
     ap.add_argument("--skip-baseline", action="store_true", help="time only llumi and decompression (the baseline is slow)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="llumi and decompression runs, alternating; medians are reported (default 3)")
     ap.add_argument("--run-baseline", nargs=2, metavar=("DUMP", "OUT_PARQUET"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -656,6 +668,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.size_gb <= 0:
         ap.error("--size-gb must be positive")
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
 
     dump, info, made_now = ensure_dump(args.size_gb, args.regenerate)
     window = check_window(dump)
@@ -670,26 +684,31 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     work = Path(tempfile.mkdtemp(prefix="run-", dir=OUT))
     try:
-        # (c) decompression alone (also brings the file into the page cache for the others)
-        load = _load()
-        c0, t0 = time.process_time(), time.perf_counter()
-        n = decompress_only(dump)
-        sec, cpu = time.perf_counter() - t0, time.process_time() - c0
-        assert n == size, (n, size)
-        results["decompress"] = {"seconds": round(sec, 3), "load_before": load, "cpu_s": round(cpu, 2),
-                                 "command": "in process: zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader"}
-        print(f"  decompress alone: {sec:.2f}s", flush=True)
-
-        # (a) llumi ingest, as a user runs it
-        load = _load()
-        cmd = _llumi_command() + ["--workspace", str(work / "llumi-work"), "ingest", str(dump), "--json", "-q"]
-        sec, summary, usage = _run_timed(cmd, HERE.parent)
-        results["llumi"] = {"seconds": round(sec, 3), "load_before": load, "command": " ".join(cmd),
-                            "kept_replies": summary["kept_replies"], "lines_read": summary["lines_read"],
-                            "dropped": summary["dropped"], "scrubbed": summary["scrubbed"],
-                            "internal_seconds": summary["seconds"], **usage,
-                            "cpu_s": round(usage["cpu_user_s"] + usage["cpu_sys_s"], 2)}
-        print(f"  llumi ingest:     {sec:.2f}s", flush=True)
+        # (c) decompression alone and (a) llumi ingest as a user runs it, alternately, ``--repeat`` times:
+        # this machine's speed drifts by 20-30% from minute to minute (other tenants of the host), so
+        # each llumi run is paired with a decompression run next to it and the medians are reported.
+        dec_runs, llumi_runs = [], []
+        for i in range(args.repeat):
+            load = _load()
+            c0, t0 = time.process_time(), time.perf_counter()
+            n = decompress_only(dump)  # the first run also brings the file into the page cache
+            sec, cpu = time.perf_counter() - t0, time.process_time() - c0
+            assert n == size, (n, size)
+            dec_runs.append({"seconds": round(sec, 3), "load_before": load, "cpu_s": round(cpu, 2),
+                             "command": "in process: zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader"})
+            load = _load()
+            cmd = _llumi_command() + ["--workspace", str(work / f"llumi-work-{i}"), "ingest", str(dump), "--json", "-q"]
+            lsec, summary, usage = _run_timed(cmd, HERE.parent)
+            shutil.rmtree(work / f"llumi-work-{i}", ignore_errors=True)
+            llumi_runs.append({"seconds": round(lsec, 3), "load_before": load, "command": " ".join(cmd),
+                               "kept_replies": summary["kept_replies"], "lines_read": summary["lines_read"],
+                               "dropped": summary["dropped"], "scrubbed": summary["scrubbed"],
+                               "internal_seconds": summary["seconds"], **usage,
+                               "cpu_s": round(usage["cpu_user_s"] + usage["cpu_sys_s"], 2)})
+            print(f"  run {i + 1}/{args.repeat}: decompress alone {sec:.2f}s, llumi ingest {lsec:.2f}s "
+                  f"({lsec / sec:.2f}x)", flush=True)
+        results["decompress"] = _median_run(dec_runs)
+        results["llumi"] = _median_run(llumi_runs)
 
         # (b) the baseline
         if not args.skip_baseline:
@@ -710,7 +729,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results.values():
         r["mb_per_s"] = round(size / MB / r["seconds"], 1)
     ll, dc, bl = results["llumi"], results["decompress"], results.get("baseline")
-    ratios: dict[str, Any] = {"decompress_over_llumi": round(dc["mb_per_s"] / ll["mb_per_s"], 2)}
+    ratios: dict[str, Any] = {"decompress_over_llumi": round(ll["seconds"] / dc["seconds"], 2),
+                              "each_pair": [round(a / b, 2) for a, b in zip(ll["runs_seconds"], dc["runs_seconds"])]}
     targets: dict[str, Any] = {"within_4x_of_decompression": ratios["decompress_over_llumi"] <= 4.0}
     if bl:
         ratios["llumi_over_baseline"] = round(ll["mb_per_s"] / bl["mb_per_s"], 2)
@@ -730,7 +750,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llumi / baseline (speed-up):      {ratios['llumi_over_baseline']:.2f}x   target >= 3x: "
               f"{'MET' if targets['at_least_3x_baseline'] else 'NOT MET'}")
     print(f"decompression / llumi (slowdown): {ratios['decompress_over_llumi']:.2f}x   target <= 4x: "
-          f"{'MET' if targets['within_4x_of_decompression'] else 'NOT MET'}")
+          f"{'MET' if targets['within_4x_of_decompression'] else 'NOT MET'}"
+          + (f"   (medians of {args.repeat} runs; each pair: {', '.join(f'{x:.2f}x' for x in ratios['each_pair'])})"
+             if args.repeat > 1 else ""))
     print(f"replies kept: llumi {ll['kept_replies']:,}" + (f", baseline {bl['kept_replies']:,}" if bl else ""))
     if bl:
         gap = abs(ll["kept_replies"] - bl["kept_replies"]) / max(1, bl["kept_replies"])

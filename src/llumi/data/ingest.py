@@ -37,7 +37,7 @@ from llumi.data.parse import LINE, RAW, RAW_WITH_DEPTH, Parser, Quarantined, fin
 from llumi.errors import ConfigError, InputError
 from llumi.workspace import Workspace, write_json_atomic, write_meta
 
-MANIFEST_VERSION = 2  # 2: replies carry norm_hash
+MANIFEST_VERSION = 2  # 2: replies carry their duplicate keys (text_hash, norm_hash, text_chars)
 
 # Column mappings for tables of posts and scored replies. Keys are LLUMI's names; values the table's.
 TABLE_KEYS = ("post_id", "post_title", "post_text", "reply_text", "score", "reply_id", "author",

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from llumi.data.readers import count_newlines
+from llumi.data.readers import HAVE_MEMFD, count_newlines
 
 # The raw fields we read from Reddit objects (comments and submissions share one schema; every other
 # key is ignored). Integer fields may arrive as text in some years; see ``Parser.adapt``.
@@ -67,7 +67,7 @@ def default_engine() -> str:
         if chosen not in ENGINES:
             raise ValueError(f"LLUMI_JSON_ENGINE must be one of {', '.join(ENGINES)}, got {chosen!r}")
         return chosen
-    return "duckdb" if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd") else "arrow"
+    return "duckdb" if HAVE_MEMFD else "arrow"
 
 
 _duck = threading.local()  # one DuckDB connection per thread (opening one costs ~30 ms)

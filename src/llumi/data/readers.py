@@ -198,7 +198,7 @@ class Chunk:
         self.data = memoryview(b"")
 
 
-_MEMFD = hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")
+HAVE_MEMFD = hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")  # in-memory files readable by path
 
 
 class _Buffer:
@@ -207,7 +207,7 @@ class _Buffer:
 
     def __init__(self, size: int, as_file: bool):
         self.path: str | None = None
-        if as_file and _MEMFD:
+        if as_file and HAVE_MEMFD:
             fd = os.memfd_create("llumi-chunk", os.MFD_CLOEXEC)
             os.ftruncate(fd, size)
             self.mem = mmap.mmap(fd, size)

@@ -178,6 +178,13 @@ def _is_bot(authors, cfg: CleanConfig):
     return cond
 
 
+def _selector(take: pa.Array, n: int):
+    """Rows ``take`` of an n-row table or array; the object itself when that is every row."""
+    if len(take) == n:
+        return lambda x: x
+    return lambda x: x.take(take) if isinstance(x, pa.Table) else pc.take(x, take)
+
+
 def _trimmed_len(text):
     return pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(text, "")))
 
@@ -244,7 +251,8 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
     sel_idx = np.flatnonzero(is_comment_np & usable)
     if len(sel_idx):
         take = pa.array(sel_idx)
-        c = raw.take(take)
+        sub = _selector(take, n)
+        c = sub(raw)  # (a comment dump's chunk is all comments: no copy then)
         body = c["body"]
         stripped = pc.utf8_trim_whitespace(body)
         parent = c["parent_id"]
@@ -255,15 +263,15 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
             nested = pc.starts_with(pc.fill_null(parent, "t3_"), "t1_")
         else:
             nested = None  # resolved after ingest, once every reply is in (see ingest.finalize)
-        length = _trimmed_len(body)
+        length = pc.utf8_length(pc.fill_null(stripped, ""))
         reasons = _reasons(len(sel_idx), [
-            ("other_community", pc.take(other, take) if other is not None else None),
+            ("other_community", sub(other) if other is not None else None),
             ("deleted", pc.equal(stripped, "[deleted]")),
-            ("removed", pc.or_(pc.equal(stripped, "[removed]"), pc.take(meta_removed, take))),
-            ("deleted_later", pc.take(meta_deleted, take)),
+            ("removed", pc.or_(pc.equal(stripped, "[removed]"), sub(meta_removed))),
+            ("deleted_later", sub(meta_deleted)),
             ("empty", pc.equal(length, 0)),
-            ("moderator", pc.take(moderator, take) if moderator is not None else None),
-            ("bot", pc.take(bot, take)),
+            ("moderator", sub(moderator) if moderator is not None else None),
+            ("bot", sub(bot)),
             ("nested", nested),
             ("too_short", pc.less(length, cfg.min_chars)),
             ("too_long", pc.greater(length, cfg.max_chars)),
@@ -285,7 +293,7 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
                 depth = pc.if_else(pc.starts_with(parent_full, "t3_"), pa.scalar(1, pa.int32()),
                                    pa.scalar(None, pa.int32()))
             n_keep = len(keep)
-            text = scrub(pc.utf8_trim_whitespace(c["body"]), scrubbed)
+            text = scrub(pc.take(stripped, k), scrubbed)
             out_replies = pa.table({
                 "reply_id": _strip_prefix(pc.take(rid, gi), "t1_"),
                 "post_id": post_id,
@@ -309,7 +317,8 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
     sel_idx = np.flatnonzero(is_post_np & usable)
     if len(sel_idx):
         take = pa.array(sel_idx)
-        p = raw.take(take)
+        sub = _selector(take, n)
+        p = sub(raw)
         selftext = pc.fill_null(p["selftext"], "")
         st = pc.utf8_trim_whitespace(selftext)
         title = pc.utf8_trim_whitespace(pc.fill_null(p["title"], ""))
@@ -318,14 +327,14 @@ def clean(raw: pa.Table, cfg: CleanConfig, pseudo: Pseudonymiser, source: str) -
         if not cfg.keep_link_posts:
             link_post = pc.and_(pc.equal(pc.fill_null(p["is_self"], True), False), pc.equal(st, ""))
         reasons = _reasons(len(sel_idx), [
-            ("other_community", pc.take(other, take) if other is not None else None),
+            ("other_community", sub(other) if other is not None else None),
             ("deleted", pc.or_(pc.equal(st, "[deleted]"), pc.equal(title, "[deleted by user]"))),
             ("removed", pc.or_(pc.or_(pc.equal(st, "[removed]"), pc.is_valid(p["removed_by_category"])),
-                               pc.take(meta_removed, take))),
-            ("deleted_later", pc.take(meta_deleted, take)),
+                               sub(meta_removed))),
+            ("deleted_later", sub(meta_deleted)),
             ("empty", pc.equal(length, 0)),
-            ("moderator", pc.take(moderator, take) if moderator is not None else None),
-            ("bot", pc.take(bot, take)),
+            ("moderator", sub(moderator) if moderator is not None else None),
+            ("bot", sub(bot)),
             ("link_post", link_post),
             ("too_short", pc.less(length, cfg.min_chars)),
             ("too_long", pc.greater(_trimmed_len(selftext), cfg.post_max_chars)),

@@ -581,3 +581,15 @@ def test_edited_as_duckdb_reads_it():
 
     col = pa.chunked_array([["false", "true", "1570000000", "0", " 1.5e9 ", "FALSE", None, "yes", "-5", ".5"]])
     assert _edited_from_text(col).to_pylist() == [False, True, True, False, True, False, None, None, False, True]
+
+
+def test_unknown_json_engine_is_a_clear_error_before_anything_is_written(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    path = write_zst(tmp_path / "d.zst", lines_of([comment("c1")]))
+    env = {**os.environ, "LLUMI_JSON_ENGINE": "simdjson"}
+    out = subprocess.run([sys.executable, "-m", "llumi.cli", "--workspace", str(tmp_path / "w"), "ingest", str(path)],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode != 0 and "LLUMI_JSON_ENGINE must be one of duckdb, arrow" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "w").exists()

@@ -33,7 +33,8 @@ import pyarrow.parquet as pq
 from llumi import config as cfgmod
 from llumi.data import readers, schema
 from llumi.data.clean import CleanConfig, Cleaned, Pseudonymiser, clean, near_duplicate_probe
-from llumi.data.parse import LINE, RAW, RAW_WITH_DEPTH, Parser, Quarantined, finish_types, reddit_thread_records
+from llumi.data.parse import (LINE, RAW, RAW_WITH_DEPTH, Parser, Quarantined, default_engine, finish_types,
+                              reddit_thread_records)
 from llumi.errors import ConfigError, InputError
 from llumi.workspace import Workspace, write_json_atomic, write_meta
 
@@ -122,6 +123,7 @@ def ingest(
             raise InputError(f"{p}: no such file")
         if p.is_dir():
             raise InputError(f"{p}: is a folder; pass the files in it (for example {p}/*.zst)")
+    default_engine()  # a bad LLUMI_JSON_ENGINE is an error before anything is written
     ws.ensure()
     for sub in ("posts", "replies", "quarantine", "manifest"):
         (ws.store / sub).mkdir(parents=True, exist_ok=True)

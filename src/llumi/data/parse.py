@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from llumi.data.readers import HAVE_MEMFD, count_newlines
+from llumi.errors import ConfigError
 
 # The raw fields we read from Reddit objects (comments and submissions share one schema; every other
 # key is ignored). Integer fields may arrive as text in some years; see ``Parser.adapt``.
@@ -65,7 +66,7 @@ def default_engine() -> str:
     chosen = os.environ.get("LLUMI_JSON_ENGINE", "").strip().lower()
     if chosen:
         if chosen not in ENGINES:
-            raise ValueError(f"LLUMI_JSON_ENGINE must be one of {', '.join(ENGINES)}, got {chosen!r}")
+            raise ConfigError(f"LLUMI_JSON_ENGINE must be one of {', '.join(ENGINES)} (or unset), got {chosen!r}")
         return chosen
     return "duckdb" if HAVE_MEMFD else "arrow"
 
@@ -213,7 +214,7 @@ class Parser:
         self.use_threads = use_threads  # off when chunks are already parsed on several threads (Arrow)
         self.engine = engine or default_engine()
         if self.engine not in ENGINES:
-            raise ValueError(f"JSON engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+            raise ConfigError(f"JSON engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         self.text_fields: set[str] = set()  # integer fields this source sends as text (Arrow)
 
     def schema(self) -> pa.Schema:

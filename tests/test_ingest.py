@@ -593,3 +593,29 @@ def test_unknown_json_engine_is_a_clear_error_before_anything_is_written(tmp_pat
                          capture_output=True, text=True, env=env)
     assert out.returncode != 0 and "LLUMI_JSON_ENGINE must be one of duckdb, arrow" in out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "w").exists()
+
+
+def test_duckdb_unable_to_read_its_files_falls_back_to_arrow(tmp_path, monkeypatch, capsys):
+    """Where DuckDB cannot open the chunks' in-memory files (a sandbox hiding /proc), parsing goes on
+    with Arrow's reader, with one warning, to the same store."""
+    import duckdb
+
+    from llumi.data import parse
+
+    if parse.default_engine() != "duckdb":
+        pytest.skip("DuckDB's engine is not the default here")
+    objs = [comment(f"c{i}", body=f"Reply {i}: kind words for you", edited=(BASE_T + 5 if i % 3 else False))
+            for i in range(50)]
+    path = write_zst(tmp_path / "d.zst", lines_of(objs))
+    expected = ingest(Workspace(tmp_path / "a"), [path], progress=False)
+    want = sorted((r[0], r[6], r[11]) for r in table(Workspace(tmp_path / "a"), "replies"))
+
+    class Blind:
+        def sql(self, query):
+            raise duckdb.IOException("IO Error: cannot open file /proc/self/fd/7: Permission denied")
+
+    monkeypatch.setattr(parse, "duckdb_connection", lambda: Blind())
+    got = ingest(Workspace(tmp_path / "b"), [path], progress=False)
+    assert "parsing with Arrow's JSON reader instead" in capsys.readouterr().err
+    assert got["kept_replies"] == expected["kept_replies"] == 50 and not got["quarantined"]
+    assert sorted((r[0], r[6], r[11]) for r in table(Workspace(tmp_path / "b"), "replies")) == want

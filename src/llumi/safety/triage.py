@@ -626,6 +626,18 @@ RULES: tuple[Rule, ...] = (
         rf"\bi(?:'m|\s+am|m)?\s*(?:going\s+to|gonna|will|'ll|plan\s+to)\s+(?:finally\s+|just\s+)?(?:do\s+it|go|take\s+(?:the|those|these|my)\s+(?:\w+\s+)?{PILLS})\s+(?:tonight|tomorrow|today|this\s+weekend|soon|now|on\s+\w+day)\b"),
         self_marked=True, needs="ideation"),
 
+    # A euphemistic intention with no time word ("before I do it", "I'm going to go through with it", "my
+    # impending death"): everyday words on their own, so it counts only beside a preparation (means in
+    # hand, a date set, a note, arrangements for being found): see MUTUAL below.
+    Rule("intent.do_it_euphemism", "intent", "high", _r(
+        r"\b(?:before|after|when|once)\s+i\s+(?:finally\s+|actually\s+)?(?:do|go\s+through\s+with)\s+it\b"
+        # (each alternative starts with a rare word, so the regex engine can jump to it: the subject is
+        # a lookbehind)
+        r"|(?:(?<=\bi'm )|(?<=\bi am )|(?<=\bim )|(?<=\bi ))(?:going\s+to|gonna)\s+(?:finally\s+|actually\s+)?(?:do|go\s+through\s+with)\s+it\b"
+        r"(?!\s+(?:again|anyway|myself|for|with|right|properly|later|differently|the|this|as|if|because|but|and\s+(?:see|report|let)))"
+        r"|(?<=\bmy )(?:impending|upcoming|approaching)\s+(?:death|mortality|suicide)\b"),
+        self_marked=True, needs="mutual"),
+
     # -- plan (high)
     Rule("plan.plan", "plan", "high", _r(
         rf"\bi\s+(?:have|'ve\s+got|made|came\s+up\s+with|'?ve\s+made)\s+a\s+plan\s+(?:to|for|of|on\s+how)\b[^.!?]{{0,30}}?\b(?:kill|end|{DIE}|{SUICIDE}|myself|do\s+it)"
@@ -665,6 +677,16 @@ RULES: tuple[Rule, ...] = (
     Rule("preparatory.stockpiling", "preparatory", "high", _r(
         rf"\b(?:been\s+)?(?:stockpil\w*|hoard\w*|saving\s+up|collecting|saving)\s+(?:up\s+)?(?:my\s+|the\s+|some\s+|enough\s+)?(?:\w+\s+)?{PILLS}\b"
         r"|\b(?:tied|tying|made|making|bought)\s+(?:a|the|my)\s+noose\b|\bnoose\s+(?:is\s+)?(?:ready|tied|up|hanging)\b"), self_marked=True),
+    # Arrangements for being found or cleaned up after ("I'll call the cops right before I do it",
+    # "lining the car with garbage bags", "so my family won't find me"): preparation, counted beside an
+    # intention (MUTUAL below) or other ideation.
+    Rule("preparatory.arrangements", "preparatory", "high", _r(
+        r"\b(?:call|text|ring|phone)\s+(?:the\s+)?(?:cops|police|911|999|112|an?\s+ambulance)\s+(?:right\s+|just\s+)?before\s+i\b"
+        r"|\b(?:lin(?:e|ed|ing)|cover(?:ed|ing)?)\s+(?:the|my)\s+(?:car|bathtub|tub|floor|bed|room|trunk|boot)\s+with\s+(?:garbage\s+bags|bin\s+bags|trash\s+bags|plastic|a\s+tarp|tarps|towels)\b"
+        r"(?!\s+(?:for|before|because|so\s+the\s+(?:dog|dogs|cat|kids|paint|mud)))"
+        r"|\bso\s+(?:my\s+(?:family|mom|mum|dad|parents|kids|wife|husband|partner|roommate|sister|brother)|nobody|no\s+one)\s+(?:won'?t|doesn'?t|don'?t|will\s+not|does\s+not|do\s+not|never)\s+(?:have\s+to\s+)?(?:find|see)\s+(?:me|my\s+body)\b"
+        r"|\bso\s+i\s+(?:won'?t|will\s+not)\s+be\s+(?:too\s+)?(?:smelly|messy|a\s+mess)\b"),
+        self_marked=True, needs="ideation"),
     Rule("method.mention", "method", "moderate", _r(
         rf"\b(?:overdos\w*|od'?ing|noose|hang(?:ing)?\s+myself|jump(?:ing)?\s+(?:off|from|in\s+front\s+of)|train\s+tracks|in\s+front\s+of\s+a\s+(?:train|bus|car|truck)|slit\w*\s+my\s+wrists?|my\s+wrists?|{PILLS}|gun|carbon\s+monoxide|drown(?:ing)?|rope|razor|blade|bridge|tall\s+building|bleach)\b"),
         needs="ideation"),
@@ -888,6 +910,8 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "plan.giving_away": ("giv", "gave", "goodbye", "will", "bye", "farewell", "sorry", "date", "my ", "trigger", "the day i", "the night i"),
     "plan.timing": ("tonight", "tomorrow", "weekend", "birthday", "in ", "asleep", "before", "after"),
     "plan.access_to_means": _MEANS_KEYS,
+    "intent.do_it_euphemism": ("do it", "with it", "impending", "upcoming", "approaching"),
+    "preparatory.arrangements": ("before i", "bags", "plastic", "tarp", "towels", "find", "see", "smelly", "messy", "a mess"),
     "preparatory.stockpiling": _PILL_KEYS + ("noose",),
     "method.mention": _MEANS_KEYS + ("overdos", "oding", "od'ing", "hang", "jump", "train track", "front of", "wrist", "carbon", "drown", "bridge", "building"),
     "attempt.in_progress": _PILL_KEYS + ("bottle", "overdos", "all of", "took", "taken", "swallowed", "downed", "ingested", "od", "kicking in",
@@ -924,8 +948,9 @@ _CONTEXT_RULES = tuple(r for r in RULES if r.needs in ("ideation", "risk", "same
 # Evidence that counts when found together although each piece alone would not: an intention in
 # euphemism ("I'm going to do it tonight") beside a preparation (a note, things given away, goodbyes).
 # Neither names death, so neither is ideation, but together they are the classic picture of a plan.
-MUTUAL_INTENT = frozenset({"intent.do_it"})
-MUTUAL_PREP = frozenset({"plan.note_written", "plan.note_left", "plan.giving_away"})
+MUTUAL_INTENT = frozenset({"intent.do_it", "intent.do_it_euphemism"})
+MUTUAL_PREP = frozenset({"plan.note_written", "plan.note_left", "plan.giving_away", "plan.access_to_means",
+                         "preparatory.arrangements"})
 _DIRECT_RULES = tuple(r for r in RULES if r not in _CONTEXT_RULES and not r.cue)
 
 
@@ -1174,13 +1199,19 @@ def triage(text: str, classifier=None, _use_keys: bool = True) -> TriageResult:
     context_ok = {"ideation": bool(kinds & (IDEATION - {"method", "means"})), "risk": bool(kinds & RISK),
                   "same_sentence_ideation": bool(kinds & {"active_ideation", "intent"})}
     context_ok["mutual"] = False
+    # A preparation that otherwise needs ideation (means in hand, arrangements for being found) is read
+    # without it only as the other half of a euphemistic intention, so only once one was found.
+    deferred = []
     for rule, need in _CONTEXT_KEYED:
         if not (context_ok[rule.needs] or rule.id in MUTUAL_INTENT or rule.id in MUTUAL_PREP):
             continue
-        if present is not None and need & present.missing:
+        if not context_ok[rule.needs] and rule.needs == "ideation" and rule.id in MUTUAL_PREP:
+            deferred.append((rule, need))
             continue
-        for s, e in rule.pattern.spans(t, windows=_use_keys, present=present):
-            found.append((rule, s, e, None))
+        _scan_into(found, rule, need, t, present)
+    if deferred and any(r.id in MUTUAL_INTENT for r, *_ in found):
+        for rule, need in deferred:
+            _scan_into(found, rule, need, t, present)
     result = _combine(norm, found, cache)
     if classifier is not None:
         learned = classifier.predict_tier([text])[0]
@@ -1189,6 +1220,15 @@ def triage(text: str, classifier=None, _use_keys: bool = True) -> TriageResult:
             signals = result.signals + (sig,)
             result = TriageResult(max_tier([result.tier, learned]), signals, result.discounted, result.context)
     return result
+
+
+def _scan_into(found: list, rule: Rule, need: int, t: str, present: "_Presence | None") -> None:
+    """Add a context rule's matches to ``found`` (their status is judged in ``_combine``); ``present``
+    is None when the key shortcut is off (then no windows either)."""
+    if present is not None and need & present.missing:
+        return
+    for s, e in rule.pattern.spans(t, windows=present is not None, present=present):
+        found.append((rule, s, e, None))
 
 
 def _combine(norm: Normalized, found: list[tuple[Rule, int, int, str]], cache: dict) -> TriageResult:

@@ -239,10 +239,12 @@ class _Buffers:
         self.as_files = as_files
 
     def get(self, size: int) -> _Buffer:
+        """The smallest free buffer of at least ``size`` bytes (one grown for a long line is not handed
+        out for every chunk after it: its rest would be filled and read each time), or a new one."""
         with self.lock:
-            for i, b in enumerate(self.free):
-                if len(b) >= size:
-                    return self.free.pop(i)
+            fits = [i for i, b in enumerate(self.free) if len(b) >= size]
+            if fits:
+                return self.free.pop(min(fits, key=lambda i: len(self.free[i])))
         return _Buffer(size, self.as_files)
 
     def put(self, buf: _Buffer) -> None:

@@ -247,7 +247,7 @@ def _read_ndjson(path, cfg, pseudo, chunk_bytes, chunks_done, write_chunk, recor
         try:
             lines = chunk.lines
             parsed = parser.parse_chunk(chunk.data, chunk.first_line, final=chunk.final, truncated=truncated,
-                                        lines=lines, file=chunk.file if parser.engine == "duckdb" else None)
+                                        lines=lines, file=chunk.file)
             table, wrong = finish_types(parsed.table)
             quarantined = parsed.quarantined + wrong
             cleaned = clean(table, cfg, pseudo, path.name)
@@ -424,7 +424,7 @@ def finalize(ws: Workspace, cfg: IngestConfig) -> dict[str, dict[tuple[str, str]
         # came from this DuckDB; otherwise every key is computed from the texts.
         th, norm, length = "text_hash", "norm_hash", "text_chars"
         columns = [d[0] for d in con.execute("select * from r limit 0").description]
-        if (not {th, norm, length} <= set(columns) or _stale_hash_keys(ws) or con.execute(
+        if (not {th, norm, length} <= set(columns) or _hashed_by_another_duckdb(ws) or con.execute(
                 f"select count(*) from r where {th} is null or {norm} is null or {length} is null").fetchall()[0][0]):
             th, norm, length = "hash(text)", "hash(rtrim(lower(text), ' .!?'))", "length(text)"
         parts.append(f"""
@@ -503,15 +503,11 @@ def finalize(ws: Workspace, cfg: IngestConfig) -> dict[str, dict[tuple[str, str]
     return counts
 
 
-def _stale_hash_keys(ws: Workspace) -> list[str]:
-    """Sources whose stored near-duplicate keys another DuckDB version computed."""
+def _hashed_by_another_duckdb(ws: Workspace) -> bool:
+    """Whether any source's stored duplicate keys came from another DuckDB version (its manifest's probe)."""
     probe = near_duplicate_probe()
-    stale = []
-    for m in (ws.store / "manifest").glob("*.json"):
-        state = orjson.loads(m.read_bytes())
-        if state.get("near_duplicate_probe") != probe:
-            stale.append(state.get("key", m.stem))
-    return stale
+    return any(orjson.loads(m.read_bytes()).get("near_duplicate_probe") != probe
+               for m in (ws.store / "manifest").glob("*.json"))
 
 
 def _depth_sql(max_depth: int) -> str:
